@@ -1,0 +1,69 @@
+# The two set-up commands of the README:
+#   make demo   install what is missing, build, run the showcase
+#   make test   install what is missing, build twice (release and ASan+UBSan), run every test
+# Other targets: make build, make bench, make tsan, make format, make clean.
+
+JOBS ?= $(shell nproc)
+
+# Debian packages the build and the tests need.
+DEPS := build-essential cmake pkg-config clang-format
+# Peers the benchmarks compare against (installed by `make bench` only).
+BENCH_DEPS := golang-go python3 python3-uvloop hyperfine
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+define ensure_pkgs
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+endef
+
+.PHONY: deps bench-deps build release asan tsan test test-release test-asan test-tsan demo bench format clean
+
+deps:
+	$(call ensure_pkgs,$(DEPS))
+
+bench-deps: deps
+	$(call ensure_pkgs,$(BENCH_DEPS))
+
+release: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS)
+	@ln -sf build/release/compile_commands.json compile_commands.json
+
+build: release
+
+asan: deps
+	cmake --preset asan >/dev/null
+	cmake --build --preset asan -j $(JOBS)
+
+tsan: deps
+	cmake --preset tsan >/dev/null
+	cmake --build --preset tsan -j $(JOBS)
+
+test-release: release
+	ctest --preset release
+
+test-asan: asan
+	ctest --preset asan
+
+test-tsan: tsan
+	ctest --preset tsan -L tsan
+
+test: test-release test-asan
+
+demo: release
+	./build/release/tools/concur demo
+
+bench: bench-deps release
+	./bench/run
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build compile_commands.json

@@ -1,0 +1,13 @@
+/* concur: Python's concurrency toolkit for C. The umbrella header. */
+#ifndef CONCUR_H
+#define CONCUR_H
+
+#include "concur/common.h"
+#include "concur/version.h"
+#include "concur/error.h"
+#include "concur/loop.h"
+#include "concur/task.h"
+#include "concur/sync.h"
+#include "concur/future.h"
+
+#endif
