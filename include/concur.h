@@ -9,5 +9,7 @@
 #include "concur/task.h"
 #include "concur/sync.h"
 #include "concur/future.h"
+#include "concur/thread.h"
+#include "concur/executor.h"
 
 #endif

@@ -26,10 +26,10 @@ CC_BEGIN_DECLS
 typedef struct cc_future cc_future_t;
 
 typedef enum cc_future_state {
-  CC_FUTURE_PENDING = 0,  /**< created or queued, not started */
-  CC_FUTURE_RUNNING,      /**< work has started; can no longer be cancelled */
-  CC_FUTURE_DONE,         /**< finished with a value or an error */
-  CC_FUTURE_CANCELLED     /**< cancelled before it ran */
+  CC_FUTURE_PENDING = 0, /**< created or queued, not started */
+  CC_FUTURE_RUNNING,     /**< work has started; can no longer be cancelled */
+  CC_FUTURE_DONE,        /**< finished with a value or an error */
+  CC_FUTURE_CANCELLED    /**< cancelled before it ran */
 } cc_future_state_t;
 
 typedef void (*cc_future_cb)(cc_future_t *f, void *arg);
@@ -91,6 +91,51 @@ CC_EXTERN int cc_future_result(cc_future_t *f, int64_t deadline, intptr_t *value
  *  it. A callback may submit more work or take references; it must not
  *  wait on the future it is called for. Errors: -ENOMEM. */
 CC_EXTERN int cc_future_add_done_callback(cc_future_t *f, cc_future_cb cb, void *arg);
+
+/** The outcome of a finished future without waiting: 0 (it has a value),
+ *  its negative error, -ECANCELED if cancelled, or -EAGAIN while it is
+ *  still pending or running. Never suspends. */
+CC_EXTERN int cc_future_error(const cc_future_t *f);
+
+/* ---- waiting on many futures (concurrent.futures.wait / as_completed) --- */
+
+typedef enum cc_wait_mode {
+  CC_ALL_COMPLETED = 0, /**< every future is done or cancelled */
+  CC_FIRST_COMPLETED,   /**< at least one future is done or cancelled */
+  CC_FIRST_EXCEPTION    /**< one finished with an error (a cancellation does
+                             not count), else as CC_ALL_COMPLETED */
+} cc_wait_mode_t;
+
+/** Waits until the futures fs[0..n) satisfy `mode`, or the absolute
+ *  deadline passes (concurrent.futures.wait). Returns the number of them
+ *  that are finished (>= 0) when the condition holds, or -ETIMEDOUT /
+ *  -ECANCELED (the caller was cancelled) / -ENOMEM; check each future with
+ *  cc_future_done() to split them into done and not done. The futures stay
+ *  the caller's. Thread-safe; may suspend (blocks a plain thread). */
+CC_EXTERN int cc_futures_wait(cc_future_t *const *fs, size_t n, cc_wait_mode_t mode,
+                              int64_t deadline);
+
+/** An iterator over futures in the order they finish
+ *  (concurrent.futures.as_completed). */
+typedef struct cc_as_completed cc_as_completed_t;
+
+/** Starts watching fs[0..n); takes a reference on each future (dropped
+ *  when the iterator is freed and the future has finished). Futures already
+ *  finished come first. Errors: -ENOMEM, -EINVAL. Never suspends. */
+CC_EXTERN int cc_as_completed_new(cc_as_completed_t **out, cc_future_t *const *fs,
+                                  size_t n);
+
+/** Stores in *f the next future to finish, waiting for it until `deadline`;
+ *  *f is NULL when every future has been handed out. The future is borrowed:
+ *  valid while the iterator lives (take a reference to keep it longer).
+ *  Returns 0, or -ETIMEDOUT / -ECANCELED with *f NULL (later calls can go
+ *  on). Use from one thread or coroutine at a time. May suspend. */
+CC_EXTERN int cc_as_completed_next(cc_as_completed_t *it, int64_t deadline,
+                                   cc_future_t **f);
+
+/** Frees the iterator; futures still running are left alone. NULL is
+ *  ignored. Never suspends. */
+CC_EXTERN void cc_as_completed_free(cc_as_completed_t *it);
 
 CC_END_DECLS
 #endif

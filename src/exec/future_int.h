@@ -1,0 +1,53 @@
+/* Internal: the layout of a future, shared by future.c and thread_pool.c.
+ *
+ * A future doubles as the executor's work item (fn, arg, next), so a
+ * submit costs one allocation, usually served from a per-thread cache.
+ *
+ * `state` holds the cc_future_state_t in its low two bits plus F_SLOW, set
+ * (under `mu`) by anyone who registers a waiter or a callback. Completion
+ * is a CAS on `state`; only a completer that sees F_SLOW takes `mu` to wake
+ * waiters and run callbacks. A future nobody waits on or watches is thus
+ * completed and read without any lock: the hot path of an executor.
+ */
+#ifndef CC_EXEC_FUTURE_INT_H
+#define CC_EXEC_FUTURE_INT_H
+
+#include <stdatomic.h>
+
+#include "concur/future.h"
+#include "exec/wait.h"
+
+#define F_STATE_MASK 3u
+#define F_SLOW       4u
+
+typedef struct cc__fcb {
+  struct cc__fcb *next;
+  cc_future_cb cb;
+  void *arg;
+} cc__fcb_t;
+
+struct cc_future {
+  atomic_uint state;
+  atomic_int refs;
+  intptr_t value;
+  int err;
+  void (*dtor)(void *);
+  /* executor work item */
+  struct cc_future *next;
+  cc_task_fn fn;
+  void *arg;
+  /* slow path, under mu */
+  pthread_mutex_t mu;
+  cc__twq_t waiters;
+  cc__fcb_t cb0; /* first callback inline: most futures have at most one */
+  cc__fcb_t *cbs, **cbs_tail;
+};
+
+/* Allocates a pending future with `refs` references (per-thread cache). */
+cc_future_t *cc__future_alloc(int refs);
+
+/* Completes a RUNNING future with a task's return value: DONE with the
+ * value if r >= 0, else with the error r. */
+void cc__future_finish(cc_future_t *f, intptr_t r);
+
+#endif
