@@ -69,6 +69,12 @@ int cc__wake_and_switch(cc_task_t *t, uint64_t token, int result);
  * (the value cc__park() would return at once). */
 int cc__check(void);
 
+/* Sets the task's shield flag and returns the previous value. While
+ * shielded, cc__park() ignores cancellation and scope deadlines: used for
+ * clean-up waits that must not be cut short (joining cancelled children,
+ * re-acquiring a condition's lock). */
+bool cc__shield(cc_task_t *t, bool on);
+
 /* The loop a task belongs to. */
 cc_loop_t *cc__task_loop(const cc_task_t *t);
 

@@ -1,0 +1,20 @@
+/* The monotonic clock in milliseconds and nanoseconds. */
+#include <time.h>
+
+#include "concur/loop.h"
+
+int64_t cc_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t cc_now(void) {
+  return cc_now_ns() / 1000000;
+}
+
+int64_t cc_deadline_in(int64_t ms) {
+  if (ms < 0)
+    return CC_FOREVER;
+  return cc_now() + ms;
+}

@@ -1,0 +1,27 @@
+/* The portable context switch on makecontext/swapcontext. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "coro/coro.h"
+
+/* makecontext passes int arguments only, so pointers travel in two halves. */
+static void uc_entry(unsigned fhi, unsigned flo, unsigned ahi, unsigned alo) {
+  void (*entry)(void *) = (void (*)(void *))(((uintptr_t)fhi << 32) | flo);
+  void *arg = (void *)(((uintptr_t)ahi << 32) | alo);
+  entry(arg);
+  abort(); /* entries never return */
+}
+
+void cc__ctx_make(cc__ctx_t *c, void *lo, size_t size, void (*entry)(void *), void *arg) {
+  getcontext(&c->uc);
+  c->uc.uc_stack.ss_sp = lo;
+  c->uc.uc_stack.ss_size = size;
+  c->uc.uc_link = NULL;
+  uintptr_t f = (uintptr_t)entry, a = (uintptr_t)arg;
+  makecontext(&c->uc, (void (*)(void))uc_entry, 4, (unsigned)(f >> 32), (unsigned)f,
+              (unsigned)(a >> 32), (unsigned)a);
+}
+
+void cc__ctx_switch(cc__ctx_t *from, cc__ctx_t *to) {
+  swapcontext(&from->uc, &to->uc);
+}

@@ -1,0 +1,777 @@
+/* The event loop: scheduler, switching, inbox, signals and fd readiness.
+ *
+ * Ordering invariants:
+ *  - A task's `token` changes only on its own loop thread, when cc__park()
+ *    returns; a wake carrying another token is stale and dropped.
+ *  - The inbox mutex is a leaf lock: nothing else is acquired while it is
+ *    held, so wakers may post while holding their own object's lock.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "coro/annot.h"
+#include "loop/loop_int.h"
+
+_Thread_local cc_loop_t *cc__tl_loop;
+
+#define BUDGET 256
+#define MAX_EVENTS 256
+
+static atomic_bool signals_taken;
+
+/* ---- switching -------------------------------------------------------------- */
+
+/* Everything a context does first when it is resumed: tell the sanitizers,
+ * then release the stack of a task that ended on the way here (it could
+ * not free the stack it was running on). */
+static inline void after_switch(cc_loop_t *l, void *fake) {
+  CC__ASAN_FINISH(fake);
+  cc_task_t *z = l->zombie;
+  if (CC_UNLIKELY(z != NULL)) {
+    l->zombie = NULL;
+    cc__task_release(l, z);
+  }
+}
+
+/* Switches from context `from` (the running task `self`, or the loop's own
+ * context when self is NULL) to task `to` (or the loop's own context). */
+static inline void switch_to(cc_loop_t *l, cc_task_t *self, cc_task_t *to, bool dying) {
+  cc__ctx_t *from = self ? &self->ctx : &l->sched_ctx;
+  void **fake = self ? &self->asan_fake : &l->sched_asan_fake;
+  (void)fake;
+  (void)dying;
+  l->current = to;
+  if (to) {
+    to->state = CC__RUNNING;
+    CC__ASAN_START(dying ? NULL : fake, to->stack->lo, to->stack->size);
+#ifdef CC__TSAN
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+    cc__ctx_switch(from, &to->ctx);
+  } else {
+    CC__ASAN_START(dying ? NULL : fake, l->thread_stack_lo, l->thread_stack_size);
+#ifdef CC__TSAN
+    __tsan_switch_to_fiber(l->sched_tsan_fiber, 0);
+#endif
+    cc__ctx_switch(from, &l->sched_ctx);
+  }
+  after_switch(l, *fake);
+}
+
+/* Gives a task its stack and first frame when it is about to run for the
+ * first time. Returns false (and finishes the task) when it must not run. */
+static bool prepare(cc_loop_t *l, cc_task_t *t) {
+  if (CC_LIKELY(t->stack != NULL))
+    return true;
+  if (t->cancelled) {
+    cc__task_finish_unstarted(l, t, -ECANCELED);
+    return false;
+  }
+  t->stack = t->stack_size ? cc__stack_map(t->stack_size) : cc__stack_get(&l->stacks);
+  if (!t->stack) {
+    cc__task_finish_unstarted(l, t, -ENOMEM);
+    return false;
+  }
+  cc__ctx_make(&t->ctx, t->stack->lo, t->stack->size, cc__task_entry, t);
+#ifdef CC__TSAN
+  t->tsan_fiber = __tsan_create_fiber(0);
+#endif
+  return true;
+}
+
+/* The next task to run, or NULL when the loop's own context should run. */
+static inline cc_task_t *pick(cc_loop_t *l) {
+  while (l->budget && l->rq_head) {
+    l->budget--;
+    cc_task_t *t = cc__rq_pop(l);
+    if (prepare(l, t))
+      return t;
+  }
+  return NULL;
+}
+
+void cc__run_next(cc_loop_t *l, cc_task_t *self, bool dying) {
+  cc_task_t *next = pick(l);
+  if (next == self) { /* yielded with nobody else to run */
+    self->state = CC__RUNNING;
+    return;
+  }
+  switch_to(l, self, next, dying);
+}
+
+void cc__make_ready(cc_loop_t *l, cc_task_t *t, int r) {
+  if (t->timer.where)
+    cc__timers_del(&l->timers, &t->timer);
+  t->wake_result = r;
+  t->state = CC__READY;
+  cc__rq_push(l, t);
+}
+
+/* ---- inbox ------------------------------------------------------------------ */
+
+static int inbox_post(cc_loop_t *l, const cc__msg_t *m) {
+  pthread_mutex_lock(&l->inbox_mu);
+  if (l->inbox_n == l->inbox_cap) {
+    size_t cap = l->inbox_cap ? l->inbox_cap * 2 : 64;
+    cc__msg_t *p = realloc(l->inbox, cap * sizeof *p);
+    if (!p) {
+      pthread_mutex_unlock(&l->inbox_mu);
+      return -ENOMEM;
+    }
+    l->inbox = p;
+    l->inbox_cap = cap;
+  }
+  bool was_empty = l->inbox_n == 0;
+  l->inbox[l->inbox_n++] = *m;
+  if (was_empty) {
+    uint64_t one = 1;
+    ssize_t w = write(l->efd, &one, sizeof one);
+    (void)w; /* EAGAIN only if the counter is saturated: a wake-up is pending */
+  }
+  pthread_mutex_unlock(&l->inbox_mu);
+  return 0;
+}
+
+/* Swaps the inbox for the spare array under the lock and runs the batch
+ * outside it, so posters never wait for callbacks to run. */
+static void inbox_drain(cc_loop_t *l) {
+  uint64_t v;
+  ssize_t r = read(l->efd, &v, sizeof v);
+  (void)r;
+  pthread_mutex_lock(&l->inbox_mu);
+  cc__msg_t *batch = l->inbox;
+  size_t n = l->inbox_n, batch_cap = l->inbox_cap;
+  l->inbox = l->inbox_spare;
+  l->inbox_cap = l->spare_cap;
+  l->inbox_n = 0;
+  l->inbox_spare = NULL;
+  l->spare_cap = 0;
+  pthread_mutex_unlock(&l->inbox_mu);
+  for (size_t i = 0; i < n; i++) {
+    cc__msg_t *m = &batch[i];
+    if (m->kind == CC__MSG_CALL) {
+      m->u.call.fn(m->u.call.arg);
+    } else {
+      cc_task_t *t = m->u.wake.task;
+      if (t->state == CC__PARKED && t->token == m->u.wake.token)
+        cc__make_ready(l, t, m->result);
+    }
+  }
+  pthread_mutex_lock(&l->inbox_mu);
+  l->inbox_spare = batch;
+  l->spare_cap = batch_cap;
+  pthread_mutex_unlock(&l->inbox_mu);
+}
+
+int cc_loop_call(cc_loop_t *l, void (*fn)(void *), void *arg) {
+  if (!l || !fn)
+    return -EINVAL;
+  cc__msg_t m = {.kind = CC__MSG_CALL};
+  m.u.call.fn = fn;
+  m.u.call.arg = arg;
+  return inbox_post(l, &m);
+}
+
+void cc__wake(cc_task_t *t, uint64_t token, int result) {
+  cc_loop_t *l = t->loop;
+  if (CC_LIKELY(cc__tl_loop == l)) {
+    if (t->state == CC__PARKED && t->token == token)
+      cc__make_ready(l, t, result);
+    return;
+  }
+  cc__msg_t m = {.kind = CC__MSG_WAKE, .result = result};
+  m.u.wake.task = t;
+  m.u.wake.token = token;
+  if (inbox_post(l, &m) != 0) {
+    /* Out of memory for the message: the waiter would hang. There is no
+     * way to report this to the waker, so say it loudly. */
+    static const char msg[] = "concur: out of memory posting a wake-up\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+  }
+}
+
+/* ---- park ------------------------------------------------------------------- */
+
+cc_task_t *cc__self(void) {
+  cc_loop_t *l = cc__tl_loop;
+  return l ? l->current : NULL;
+}
+
+cc_task_t *cc_self(void) {
+  return cc__self();
+}
+
+cc_loop_t *cc__task_loop(const cc_task_t *t) {
+  return t->loop;
+}
+
+uint64_t cc__park_token(void) {
+  cc_task_t *t = cc__self();
+  return t ? t->token : 0;
+}
+
+int cc__check(void) {
+  cc_loop_t *l = cc__tl_loop;
+  cc_task_t *self = l ? l->current : NULL;
+  if (!self)
+    return -CC_ENOTCORO;
+  if (self->shield)
+    return 0;
+  if (self->cancelled)
+    return -ECANCELED;
+  if (self->deadline >= 0 && self->deadline <= cc_now())
+    return -ETIMEDOUT;
+  return 0;
+}
+
+int cc__park(const char *what, const void *obj, int64_t deadline) {
+  cc_loop_t *l = cc__tl_loop;
+  cc_task_t *self = l ? l->current : NULL;
+  if (CC_UNLIKELY(!self))
+    return -CC_ENOTCORO;
+  int64_t dl = deadline;
+  if (!self->shield) {
+    if (CC_UNLIKELY(self->cancelled)) {
+      self->token++;
+      return -ECANCELED;
+    }
+    dl = cc__dl_min(dl, self->deadline);
+  }
+  if (dl >= 0) {
+    if (dl <= l->now && dl <= (l->now = cc_now())) {
+      self->token++;
+      return -ETIMEDOUT;
+    }
+    if (cc__timers_add(&l->timers, &self->timer, dl) != 0) {
+      self->token++;
+      return -ENOMEM;
+    }
+  }
+  self->wait_what = what;
+  self->wait_obj = obj;
+  self->state = CC__PARKED;
+  cc__run_next(l, self, false);
+  self->wait_what = NULL;
+  self->wait_obj = NULL;
+  self->token++;
+  return self->wake_result;
+}
+
+int cc__wake_and_switch(cc_task_t *t, uint64_t token, int result) {
+  cc_loop_t *l = cc__tl_loop;
+  cc_task_t *self = l ? l->current : NULL;
+  if (!self || t->loop != l)
+    return -CC_ENOTCORO;
+  if (t->state != CC__PARKED || t->token != token)
+    return 0;
+  if (t->timer.where)
+    cc__timers_del(&l->timers, &t->timer);
+  t->wake_result = result;
+  self->state = CC__READY;
+  cc__rq_push(l, self);
+  switch_to(l, self, t, false);
+  return 0;
+}
+
+/* ---- fds ---------------------------------------------------------------------- */
+
+static cc__fdslot_t *fd_slot(cc_loop_t *l, int fd) {
+  if ((size_t)fd >= l->nfds) {
+    size_t n = l->nfds ? l->nfds : 64;
+    while (n <= (size_t)fd)
+      n *= 2;
+    cc__fdslot_t *p = realloc(l->fds, n * sizeof *p);
+    if (!p)
+      return NULL;
+    memset(p + l->nfds, 0, (n - l->nfds) * sizeof *p);
+    l->fds = p;
+    l->nfds = n;
+  }
+  return &l->fds[fd];
+}
+
+int cc__fd_wait(int fd, unsigned events, int64_t deadline) {
+  cc_loop_t *l = cc__tl_loop;
+  cc_task_t *self = l ? l->current : NULL;
+  if (!self)
+    return -CC_ENOTCORO;
+  if (fd < 0 || !(events & (CC__READ | CC__WRITE)))
+    return -EBADF;
+  cc__fdslot_t *s = fd_slot(l, fd);
+  if (!s)
+    return -ENOMEM;
+  if (!s->registered) {
+    int r = cc__poller_add(l->poller, fd, CC__READ | CC__WRITE, false);
+    if (r < 0)
+      return r == -EPERM ? -EBADF : r;
+    s->registered = 1;
+    s->ready = 0;
+  } else if (s->ready & events) {
+    /* An edge arrived since the caller's last wait: let it retry first. */
+    s->ready &= (uint8_t)~events;
+    return 0;
+  }
+  if (((events & CC__READ) && s->rd) || ((events & CC__WRITE) && s->wr))
+    return -EBUSY;
+  uint64_t tok = self->token;
+  if (events & CC__READ) {
+    s->rd = self;
+    s->rtok = tok;
+  }
+  if (events & CC__WRITE) {
+    s->wr = self;
+    s->wtok = tok;
+  }
+  int r = cc__park(events & CC__READ ? "fd read" : "fd write", (const void *)(intptr_t)fd,
+                   deadline);
+  s = &l->fds[fd]; /* the table may have moved while parked */
+  if (s->rd == self && s->rtok == tok)
+    s->rd = NULL;
+  if (s->wr == self && s->wtok == tok)
+    s->wr = NULL;
+  if (r == 0)
+    s->ready &= (uint8_t)~events;
+  return r;
+}
+
+void cc__fd_forget(int fd) {
+  cc_loop_t *l = cc__tl_loop;
+  if (!l || fd < 0 || (size_t)fd >= l->nfds)
+    return;
+  cc__fdslot_t *s = &l->fds[fd];
+  if (s->registered)
+    cc__poller_del(l->poller, fd);
+  if (s->rd)
+    cc__wake(s->rd, s->rtok, -EBADF);
+  if (s->wr)
+    cc__wake(s->wr, s->wtok, -EBADF);
+  memset(s, 0, sizeof *s);
+}
+
+static void fd_ready(cc_loop_t *l, int fd, unsigned ev) {
+  if ((size_t)fd >= l->nfds)
+    return;
+  cc__fdslot_t *s = &l->fds[fd];
+  if (ev & CC__READ) {
+    if (s->rd) {
+      cc__wake(s->rd, s->rtok, 0);
+      s->rd = NULL;
+    } else {
+      s->ready |= CC__READ;
+    }
+  }
+  if (ev & CC__WRITE) {
+    if (s->wr) {
+      cc__wake(s->wr, s->wtok, 0);
+      s->wr = NULL;
+    } else {
+      s->ready |= CC__WRITE;
+    }
+  }
+}
+
+/* ---- signals ------------------------------------------------------------------ */
+
+static void signals_setup(cc_loop_t *l) {
+  l->sigfd = -1;
+  l->owns_signals = false;
+  if (!l->opts.handle_signals && !l->opts.dump_on_sigusr1)
+    return;
+  bool expected = false;
+  if (!atomic_compare_exchange_strong(&signals_taken, &expected, true))
+    return;
+  sigset_t set;
+  sigemptyset(&set);
+  if (l->opts.handle_signals) {
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+  }
+  if (l->opts.dump_on_sigusr1)
+    sigaddset(&set, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &set, &l->saved_mask);
+  l->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (l->sigfd < 0 || cc__poller_add(l->poller, l->sigfd, CC__READ, true) != 0) {
+    if (l->sigfd >= 0)
+      close(l->sigfd);
+    l->sigfd = -1;
+    pthread_sigmask(SIG_SETMASK, &l->saved_mask, NULL);
+    atomic_store(&signals_taken, false);
+    return;
+  }
+  l->owns_signals = true;
+  l->interrupts = 0;
+}
+
+static void signals_teardown(cc_loop_t *l) {
+  if (!l->owns_signals)
+    return;
+  cc__poller_del(l->poller, l->sigfd);
+  /* Consume what is pending, so unblocking does not deliver it late. */
+  struct signalfd_siginfo si;
+  while (read(l->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+  }
+  close(l->sigfd);
+  l->sigfd = -1;
+  pthread_sigmask(SIG_SETMASK, &l->saved_mask, NULL);
+  l->owns_signals = false;
+  atomic_store(&signals_taken, false);
+}
+
+static void signals_read(cc_loop_t *l) {
+  struct signalfd_siginfo si;
+  while (read(l->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+    if (si.ssi_signo == SIGUSR1) {
+      cc_loop_dump(stderr);
+      continue;
+    }
+    if (++l->interrupts > 1) {
+      /* Asked twice: stop waiting for a clean shutdown. */
+      signal((int)si.ssi_signo, SIG_DFL);
+      pthread_sigmask(SIG_SETMASK, &l->saved_mask, NULL);
+      raise((int)si.ssi_signo);
+      _exit(128 + (int)si.ssi_signo);
+    }
+    if (l->main)
+      cc_cancel(l->main);
+  }
+}
+
+void cc__task_entry(void *arg) {
+  cc_task_t *t = arg;
+  cc_loop_t *l = t->loop;
+  after_switch(l, NULL);
+  t->started = true;
+  cc__task_body(t);
+  l->zombie = t;
+  cc__run_next(l, t, true);
+  __builtin_unreachable();
+}
+
+/* ---- the loop's own context --------------------------------------------------- */
+
+static void poll_once(cc_loop_t *l, bool may_block) {
+  int timeout = 0;
+  if (may_block && !l->rq_head) {
+    cc__timer_t *t = cc__timers_min(&l->timers);
+    if (!t) {
+      timeout = -1;
+    } else {
+      int64_t d = t->when - cc_now();
+      timeout = d <= 0 ? 0 : d > INT32_MAX ? INT32_MAX : (int)d;
+    }
+    if (timeout != 0)
+      cc__stack_pool_trim(&l->stacks, 4096);
+  }
+  cc__poll_event_t evs[MAX_EVENTS];
+  int n = cc__poller_wait(l->poller, timeout, evs, MAX_EVENTS);
+  l->now = cc_now();
+  for (int i = 0; i < n; i++) {
+    int fd = evs[i].fd;
+    if (fd == l->efd)
+      inbox_drain(l);
+    else if (fd == l->sigfd)
+      signals_read(l);
+    else
+      fd_ready(l, fd, evs[i].events);
+  }
+  cc__timer_t *t;
+  while ((t = cc__timers_min(&l->timers)) && t->when <= l->now) {
+    cc_task_t *task = container_of(t, cc_task_t, timer);
+    cc__make_ready(l, task, -ETIMEDOUT);
+  }
+}
+
+static bool finished(cc_loop_t *l) {
+  if (l->main->state != CC__DONE)
+    return false;
+  if (!l->shutting_down) {
+    /* asyncio.run(): once main returns, every other task is cancelled. */
+    l->shutting_down = true;
+    for (cc_task_t *t = l->all; t; t = t->anext)
+      cc_cancel(t);
+  }
+  return l->live == 0;
+}
+
+static void scheduler(cc_loop_t *l) {
+  l->now = cc_now();
+  while (!finished(l)) {
+    poll_once(l, true);
+    l->budget = BUDGET;
+    cc_task_t *next = pick(l);
+    if (next)
+      switch_to(l, NULL, next, false);
+  }
+}
+
+/* ---- overflow reporting --------------------------------------------------------- */
+
+static struct sigaction prev_segv;
+static pthread_once_t segv_once = PTHREAD_ONCE_INIT;
+
+static size_t fmt_u(char *p, uint64_t v) {
+  char tmp[24];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; i++)
+    p[i] = tmp[n - 1 - i];
+  return n;
+}
+
+static size_t fmt_s(char *p, const char *s, size_t max) {
+  size_t n = 0;
+  while (s && s[n] && n < max) {
+    p[n] = s[n];
+    n++;
+  }
+  return n;
+}
+
+static void segv_handler(int sig, siginfo_t *si, void *uc) {
+  cc_loop_t *l = cc__tl_loop;
+  cc_task_t *t = l ? l->current : NULL;
+  if (t && t->stack && cc__stack_in_guard(t->stack, si->si_addr)) {
+    char buf[512];
+    size_t n = 0;
+    n += fmt_s(buf + n, "concur: stack overflow in task #", 64);
+    n += fmt_u(buf + n, t->id);
+    n += fmt_s(buf + n, " '", 4);
+    n += fmt_s(buf + n, t->name, 64);
+    n += fmt_s(buf + n, "' spawned at ", 16);
+    n += fmt_s(buf + n, t->file, 200);
+    n += fmt_s(buf + n, ":", 2);
+    n += fmt_u(buf + n, (uint64_t)t->line);
+    n += fmt_s(buf + n, " (stack ", 10);
+    n += fmt_u(buf + n, t->stack->size / 1024);
+    n += fmt_s(buf + n, " KiB)\n", 8);
+    ssize_t w = write(2, buf, n);
+    (void)w;
+    signal(SIGABRT, SIG_DFL);
+    abort();
+  }
+  /* Not ours: hand it to whoever was installed before, or to the default
+   * action (returning re-executes the fault with SIG_DFL). */
+  if (prev_segv.sa_flags & SA_SIGINFO) {
+    if (prev_segv.sa_sigaction) {
+      prev_segv.sa_sigaction(sig, si, uc);
+      return;
+    }
+  } else if (prev_segv.sa_handler != SIG_DFL && prev_segv.sa_handler != SIG_IGN) {
+    prev_segv.sa_handler(sig);
+    return;
+  }
+  signal(SIGSEGV, SIG_DFL);
+}
+
+static void segv_install(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = segv_handler;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, &prev_segv);
+}
+
+/* Each loop thread needs an alternate signal stack: the handler cannot run
+ * on the stack that just overflowed. */
+static _Thread_local void *altstack;
+
+static void altstack_setup(void) {
+  stack_t cur;
+  if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE))
+    return; /* the thread has one already (ASan installs its own) */
+  size_t sz = 64 * 1024;
+  altstack = malloc(sz);
+  if (!altstack)
+    return;
+  stack_t ss = {.ss_sp = altstack, .ss_size = sz, .ss_flags = 0};
+  if (sigaltstack(&ss, NULL) != 0) {
+    free(altstack);
+    altstack = NULL;
+  }
+}
+
+static void altstack_teardown(void) {
+  if (!altstack)
+    return;
+  stack_t ss = {.ss_flags = SS_DISABLE};
+  sigaltstack(&ss, NULL);
+  free(altstack);
+  altstack = NULL;
+}
+
+/* ---- public loop API -------------------------------------------------------------- */
+
+int cc_loop_new(cc_loop_t **out, const cc_loop_opts_t *opts) {
+  if (!out)
+    return -EINVAL;
+  cc_loop_t *l = calloc(1, sizeof *l);
+  if (!l)
+    return -ENOMEM;
+  if (opts)
+    l->opts = *opts;
+  int r = cc__poller_new(&l->poller);
+  if (r < 0) {
+    free(l);
+    return r;
+  }
+  l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (l->efd < 0) {
+    r = -errno;
+    cc__poller_free(l->poller);
+    free(l);
+    return r;
+  }
+  r = cc__poller_add(l->poller, l->efd, CC__READ, true);
+  if (r < 0) {
+    close(l->efd);
+    cc__poller_free(l->poller);
+    free(l);
+    return r;
+  }
+  pthread_mutex_init(&l->inbox_mu, NULL);
+  cc__timers_init(&l->timers);
+  cc__stack_pool_init(&l->stacks, l->opts.stack_size, l->opts.stack_cache);
+  l->sigfd = -1;
+  l->next_id = 1;
+  *out = l;
+  return 0;
+}
+
+void cc_loop_free(cc_loop_t *l) {
+  if (!l)
+    return;
+  cc__stack_pool_destroy(&l->stacks);
+  cc__timers_destroy(&l->timers);
+  cc__task_slabs_free(l);
+  free(l->fds);
+  free(l->inbox);
+  free(l->inbox_spare);
+  pthread_mutex_destroy(&l->inbox_mu);
+  close(l->efd);
+  cc__poller_free(l->poller);
+  free(l);
+}
+
+cc_loop_t *cc_loop_current(void) {
+  return cc__tl_loop;
+}
+
+int cc_loop_run(cc_loop_t *l, cc_task_fn main, void *arg, intptr_t *result) {
+  if (!l || !main)
+    return -EINVAL;
+  if (cc__tl_loop || l->running)
+    return -EBUSY;
+  pthread_once(&segv_once, segv_install);
+  altstack_setup();
+  cc__tl_loop = l;
+  l->running = true;
+  l->shutting_down = false;
+  l->current = NULL;
+#ifdef CC__TSAN
+  l->sched_tsan_fiber = __tsan_get_current_fiber();
+#endif
+#ifdef CC__ASAN
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void *lo;
+    size_t sz;
+    pthread_attr_getstack(&attr, &lo, &sz);
+    l->thread_stack_lo = lo;
+    l->thread_stack_size = sz;
+    pthread_attr_destroy(&attr);
+  }
+#endif
+  signals_setup(l);
+  cc_spawn_opts_t so = {.name = "main"};
+  cc_task_t *t = NULL;
+  int r = cc_spawn_at(&t, main, arg, &so, "cc_run", 0, "main");
+  if (r == 0) {
+    l->main = t;
+    scheduler(l);
+    r = (int)(t->result < 0 ? t->result : 0);
+    if (r == 0 && result)
+      *result = t->result;
+    l->main = NULL;
+    cc__task_free(l, t);
+  }
+  /* Drain what arrived during the run's last moments: callbacks posted
+   * for tasks that are gone are simply dropped. */
+  signals_teardown(l);
+  l->running = false;
+  cc__tl_loop = NULL;
+  altstack_teardown();
+  return r;
+}
+
+int cc_run_opts(const cc_loop_opts_t *opts, cc_task_fn main, void *arg, intptr_t *result) {
+  if (cc__tl_loop)
+    return -EBUSY;
+  cc_loop_t *l;
+  int r = cc_loop_new(&l, opts);
+  if (r < 0)
+    return r;
+  r = cc_loop_run(l, main, arg, result);
+  cc_loop_free(l);
+  return r;
+}
+
+int cc_run(cc_task_fn main, void *arg, intptr_t *result) {
+  cc_loop_opts_t o = {.handle_signals = true, .dump_on_sigusr1 = true};
+  return cc_run_opts(&o, main, arg, result);
+}
+
+size_t cc_loop_task_count(void) {
+  cc_loop_t *l = cc__tl_loop;
+  return l ? l->live : 0;
+}
+
+static const char *state_name(const cc_task_t *t) {
+  switch (t->state) {
+  case CC__NEW:
+    return "new";
+  case CC__READY:
+    return "ready";
+  case CC__RUNNING:
+    return "running";
+  case CC__PARKED:
+    return "waiting";
+  default:
+    return "done";
+  }
+}
+
+void cc_loop_dump(FILE *out) {
+  cc_loop_t *l = cc__tl_loop;
+  if (!l || !out)
+    return;
+  int64_t now = cc_now();
+  fprintf(out, "concur: %zu live task(s) on loop %p\n", l->live, (void *)l);
+  for (cc_task_t *t = l->all; t; t = t->anext) {
+    fprintf(out, "  #%" PRIu64 " %-16s %-8s", t->id, t->name ? t->name : "?", state_name(t));
+    if (t->state == CC__PARKED && t->wait_what) {
+      if (strncmp(t->wait_what, "fd ", 3) == 0)
+        fprintf(out, " on %s %d", t->wait_what, (int)(intptr_t)t->wait_obj);
+      else if (strcmp(t->wait_what, "join") == 0 && t->wait_obj)
+        fprintf(out, " on join #%" PRIu64, ((const cc_task_t *)t->wait_obj)->id);
+      else
+        fprintf(out, " on %s %p", t->wait_what, t->wait_obj);
+      if (t->timer.where)
+        fprintf(out, " (timer in %" PRId64 " ms)", t->timer.when - now);
+    }
+    if (t->cancelled)
+      fprintf(out, " [cancelled]");
+    fprintf(out, " age %" PRId64 " ms, spawned at %s:%d\n", now - t->born,
+            t->file ? t->file : "?", t->line);
+  }
+  fflush(out);
+}

@@ -1,0 +1,4 @@
+list(APPEND CC_SOURCES
+  ${PROJECT_SOURCE_DIR}/src/loop/loop.c
+  ${PROJECT_SOURCE_DIR}/src/loop/timer.c
+  ${PROJECT_SOURCE_DIR}/src/loop/backend/epoll.c)

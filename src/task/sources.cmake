@@ -1,0 +1,3 @@
+list(APPEND CC_SOURCES
+  ${PROJECT_SOURCE_DIR}/src/task/task.c
+  ${PROJECT_SOURCE_DIR}/src/task/group.c)
