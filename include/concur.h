@@ -11,5 +11,8 @@
 #include "concur/future.h"
 #include "concur/thread.h"
 #include "concur/executor.h"
+#include "concur/net.h"
+#include "concur/stream.h"
+#include "concur/tls.h"
 
 #endif

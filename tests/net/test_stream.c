@@ -1,0 +1,420 @@
+/* Tests of buffered streams and cc_serve: exact/delimited/line reads,
+ * buffering and zero-copy writes, deadlines without data loss, and faults
+ * on one connection that must not disturb the others. Loopback only. */
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "test.h"
+
+static int listen_local(int *port) {
+  int lfd = cc_tcp_listen("127.0.0.1", 0, NULL);
+  ASSERT_GE(lfd, 0);
+  cc_addr_t la;
+  ASSERT_OK(cc_sock_local_addr(lfd, &la));
+  *port = cc_addr_port(&la);
+  return lfd;
+}
+
+static void tcp_pair(int *a, int *b) {
+  int port;
+  int lfd = listen_local(&port);
+  *a = cc_tcp_connect("127.0.0.1", port, cc_deadline_in(2000));
+  ASSERT_GE(*a, 0);
+  *b = cc_tcp_accept(lfd, NULL, cc_deadline_in(2000));
+  ASSERT_GE(*b, 0);
+  cc_close(lfd);
+}
+
+static void reset_close(int fd) {
+  struct linger l = {1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  cc_close(fd);
+}
+
+/* ---- reads
+ * ------------------------------------------------------------------------------ */
+
+static char blob[10000];
+
+static intptr_t piecewise_writer(void *arg) {
+  int fd = (int)(intptr_t)arg;
+  const char *pieces[] = {"hel", "lo\r", "\nwor", "ld\r\n"};
+  for (int i = 0; i < 4; i++) {
+    ASSERT_EQ(cc_write(fd, pieces[i], strlen(pieces[i]), CC_FOREVER),
+              (ssize_t)strlen(pieces[i]));
+    cc_sleep(2);
+  }
+  ASSERT_EQ(cc_write(fd, blob, sizeof blob, CC_FOREVER), (ssize_t)sizeof blob);
+  const char *tail = "line1\nline2\npartial";
+  ASSERT_EQ(cc_write(fd, tail, strlen(tail), CC_FOREVER), (ssize_t)strlen(tail));
+  cc_shutdown(fd, SHUT_WR);
+  return 0;
+}
+
+static intptr_t reads_main(void *arg) {
+  int a, b;
+  tcp_pair(&a, &b);
+  for (size_t i = 0; i < sizeof blob; i++)
+    blob[i] = (char)(i * 13);
+  cc_task_t *w;
+  ASSERT_OK(cc_spawn(&w, piecewise_writer, (void *)(intptr_t)a));
+  cc_stream_t *s;
+  /* A small buffer so that records straddle refills. */
+  cc_stream_opts_t so = {.read_buf = 64};
+  ASSERT_OK(cc_stream_new(&s, b, &so));
+  ASSERT_EQ(cc_stream_fd(s), b);
+  char buf[20000];
+  int64_t dl = cc_deadline_in(2000);
+  ASSERT_EQ(cc_stream_read_until(s, "\r\n", 2, buf, sizeof buf, dl), 7);
+  ASSERT_EQ(memcmp(buf, "hello\r\n", 7), 0);
+  ASSERT_EQ(cc_stream_read_until(s, "\r\n", 2, buf, sizeof buf, dl), 7);
+  ASSERT_EQ(memcmp(buf, "world\r\n", 7), 0);
+  ASSERT_EQ(cc_stream_read_exactly(s, buf, sizeof blob, dl), (ssize_t)sizeof blob);
+  ASSERT_EQ(memcmp(buf, blob, sizeof blob), 0);
+  ASSERT_EQ(cc_stream_read_line(s, buf, sizeof buf, dl), 6);
+  ASSERT_STR_EQ(buf, "line1\n");
+  const void *p;
+  ssize_t n = cc_stream_peek(s, &p, dl);
+  ASSERT_GT(n, 0);
+  ASSERT_EQ(((const char *)p)[0], 'l');
+  cc_stream_consume(s, 4); /* "line" */
+  ASSERT_EQ(cc_stream_read_line(s, buf, sizeof buf, dl), 2);
+  ASSERT_STR_EQ(buf, "2\n");
+  ASSERT_EQ(cc_stream_read_line(s, buf, sizeof buf, dl), 7); /* last line, no newline */
+  ASSERT_STR_EQ(buf, "partial");
+  ASSERT_EQ(cc_stream_read_line(s, buf, sizeof buf, dl), 0);
+  ASSERT_EQ(cc_stream_read(s, buf, sizeof buf, dl), 0);
+  ASSERT_ERR(cc_stream_read_exactly(s, buf, 1, dl), -ENODATA);
+  cc_join(w, NULL);
+  cc_stream_free(s);
+  cc_close(a);
+  return 0;
+}
+
+TEST(stream_reads) {
+  cc_test_run(reads_main, NULL);
+}
+
+static intptr_t eof_main(void *arg) {
+  int a, b;
+  tcp_pair(&a, &b);
+  cc_stream_t *s;
+  ASSERT_OK(cc_stream_new(&s, b, NULL));
+  ASSERT_EQ(cc_write(a, "abcde", 5, CC_FOREVER), 5);
+  cc_shutdown(a, SHUT_WR);
+  char buf[64];
+  /* An unterminated record at end of stream stays readable. */
+  ASSERT_ERR(cc_stream_read_until(s, "\r\n", 2, buf, sizeof buf, cc_deadline_in(1000)),
+             -ENODATA);
+  ASSERT_EQ(cc_stream_buffered(s), 5);
+  ASSERT_ERR(cc_stream_read_exactly(s, buf, 10, cc_deadline_in(1000)), -ENODATA);
+  cc_stream_free(s);
+  cc_close(a);
+  return 0;
+}
+
+TEST(stream_eof_partial) {
+  cc_test_run(eof_main, NULL);
+}
+
+/* A read that times out keeps what it received. */
+static intptr_t deadline_main(void *arg) {
+  int a, b;
+  tcp_pair(&a, &b);
+  cc_stream_t *s;
+  ASSERT_OK(cc_stream_new(&s, b, NULL));
+  ASSERT_EQ(cc_write(a, "abc", 3, CC_FOREVER), 3);
+  char buf[64];
+  ASSERT_ERR(cc_stream_read_line(s, buf, sizeof buf, cc_deadline_in(50)), -ETIMEDOUT);
+  ASSERT_EQ(cc_write(a, "def\n", 4, CC_FOREVER), 4);
+  ASSERT_EQ(cc_stream_read_line(s, buf, sizeof buf, cc_deadline_in(1000)), 7);
+  ASSERT_STR_EQ(buf, "abcdef\n");
+  cc_stream_free(s);
+  cc_close(a);
+  return 0;
+}
+
+TEST(stream_deadline_keeps_data) {
+  cc_test_run(deadline_main, NULL);
+}
+
+static intptr_t flood_writer(void *arg) {
+  int fd = (int)(intptr_t)arg;
+  static char junk[4096];
+  memset(junk, 'z', sizeof junk);
+  for (int i = 0; i < 200; i++)
+    if (cc_write(fd, junk, sizeof junk, cc_deadline_in(2000)) < 0)
+      break;
+  return 0;
+}
+
+static intptr_t too_long_main(void *arg) {
+  int a, b;
+  tcp_pair(&a, &b);
+  cc_task_t *w;
+  ASSERT_OK(cc_spawn(&w, flood_writer, (void *)(intptr_t)a));
+  cc_stream_t *s;
+  ASSERT_OK(cc_stream_new(&s, b, NULL));
+  char buf[1024];
+  ASSERT_ERR(cc_stream_read_line(s, buf, sizeof buf, cc_deadline_in(2000)), -CC_ETOOBIG);
+  /* A large maximum is still capped by the stream's limit (64 KiB). */
+  static char big[1 << 20];
+  ASSERT_ERR(cc_stream_read_until(s, "\n", 1, big, sizeof big, cc_deadline_in(2000)),
+             -CC_ETOOBIG);
+  cc_stream_free(s);
+  cc_join(w, NULL);
+  cc_close(a);
+  return 0;
+}
+
+TEST(stream_line_too_long) {
+  cc_test_run(too_long_main, NULL);
+}
+
+/* ---- writes
+ * ------------------------------------------------------------------------------- */
+
+typedef struct {
+  int fd;
+  char *buf;
+  size_t n;
+} sink_t;
+
+static intptr_t sink_task(void *arg) {
+  sink_t *k = arg;
+  return cc_read_full(k->fd, k->buf, k->n, cc_deadline_in(5000));
+}
+
+static intptr_t writes_main(void *arg) {
+  int a, b;
+  tcp_pair(&a, &b);
+  cc_stream_t *s;
+  ASSERT_OK(cc_stream_new(&s, a, NULL));
+  size_t bign = 300000;
+  char *big = malloc(bign);
+  for (size_t i = 0; i < bign; i++)
+    big[i] = (char)(i * 31);
+  size_t expect_n = 1000 * 3 + bign + 5 + 6;
+  sink_t k = {b, malloc(expect_n), expect_n};
+  cc_task_t *t;
+  ASSERT_OK(cc_spawn(&t, sink_task, &k));
+  for (int i = 0; i < 1000; i++) /* buffered: no system call each */
+    ASSERT_EQ(cc_stream_write(s, "abc", 3, CC_FOREVER), 3);
+  ASSERT_EQ(cc_stream_write(s, big, bign, cc_deadline_in(5000)), (ssize_t)bign);
+  struct iovec iov[2] = {{"hello", 5}, {" world", 6}};
+  ASSERT_EQ(cc_stream_writev(s, iov, 2, CC_FOREVER), 11);
+  ASSERT_OK(cc_stream_flush(s, cc_deadline_in(5000)));
+  intptr_t got;
+  ASSERT_OK(cc_join(t, &got));
+  ASSERT_EQ(got, (intptr_t)expect_n);
+  for (int i = 0; i < 1000; i++)
+    ASSERT_EQ(memcmp(k.buf + 3 * i, "abc", 3), 0);
+  ASSERT_EQ(memcmp(k.buf + 3000, big, bign), 0);
+  ASSERT_EQ(memcmp(k.buf + 3000 + bign, "hello world", 11), 0);
+  /* Write errors stick. */
+  reset_close(b);
+  cc_sleep(5);
+  ssize_t r = 0;
+  for (int i = 0; i < 10 && r >= 0; i++)
+    r = cc_stream_write(s, big, bign, cc_deadline_in(1000));
+  ASSERT_TRUE(r == -EPIPE || r == -ECONNRESET);
+  ASSERT_ERR(cc_stream_write(s, "x", 1, CC_FOREVER), (int)r);
+  ASSERT_ERR(cc_stream_flush(s, CC_FOREVER), (int)r);
+  free(big);
+  free(k.buf);
+  cc_stream_free(s);
+  return 0;
+}
+
+TEST(stream_writes) {
+  cc_test_run(writes_main, NULL);
+}
+
+/* ---- cc_serve
+ * ------------------------------------------------------------------------------ */
+
+typedef struct {
+  int port;
+  int errs[8];
+  int nerr;
+} srv_state_t;
+
+static int count_err(srv_state_t *st, int code) {
+  int n = 0;
+  for (int i = 0; i < st->nerr; i++)
+    n += st->errs[i] == code;
+  return n;
+}
+
+static void on_error(int err, const char *what, void *arg) {
+  srv_state_t *st = arg;
+  if (st->nerr < 8)
+    st->errs[st->nerr++] = err;
+}
+
+/* Line echo with a 300 ms budget per line and per reply. */
+static intptr_t line_echo(cc_stream_t *s, void *arg) {
+  char line[256];
+  int sz = 8192; /* so that a peer that never reads blocks us quickly */
+  setsockopt(cc_stream_fd(s), SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+  for (;;) {
+    ssize_t n = cc_stream_read_line(s, line, sizeof line, cc_deadline_in(300));
+    if (n <= 0)
+      return n;
+    ssize_t w = cc_stream_write(s, line, (size_t)n, cc_deadline_in(300));
+    if (w < 0)
+      return w;
+    int f = cc_stream_flush(s, cc_deadline_in(300));
+    if (f < 0)
+      return f;
+  }
+}
+
+static intptr_t serve_task(void *arg) {
+  int lfd = listen_local(&((srv_state_t *)arg)->port);
+  cc_serve_opts_t o = {.on_error = on_error};
+  int r = cc_serve(lfd, line_echo, arg, &o);
+  cc_close(lfd);
+  return r == -ECANCELED ? 0 : r;
+}
+
+static intptr_t good_client(void *arg) {
+  srv_state_t *st = arg;
+  cc_stream_t *s;
+  int r = cc_open_connection(&s, "localhost", st->port, cc_deadline_in(2000));
+  if (r < 0)
+    return r;
+  char line[64], back[64];
+  for (int i = 0; i < 40; i++) {
+    int n = snprintf(line, sizeof line, "line %d\n", i);
+    ASSERT_EQ(cc_stream_write(s, line, (size_t)n, CC_FOREVER), n);
+    ASSERT_OK(cc_stream_flush(s, cc_deadline_in(2000)));
+    ASSERT_EQ(cc_stream_read_line(s, back, sizeof back, cc_deadline_in(2000)), n);
+    ASSERT_STR_EQ(back, line);
+    cc_sleep(10);
+  }
+  cc_stream_free(s);
+  return 40;
+}
+
+static intptr_t reset_client(void *arg) {
+  srv_state_t *st = arg;
+  int fd = cc_tcp_connect("127.0.0.1", st->port, cc_deadline_in(2000));
+  cc_write(fd, "partial", 7, CC_FOREVER);
+  cc_sleep(20);
+  reset_close(fd);
+  return 0;
+}
+
+static intptr_t silent_client(void *arg) {
+  srv_state_t *st = arg;
+  int fd = cc_tcp_connect("127.0.0.1", st->port, cc_deadline_in(2000));
+  char c;
+  /* The server gives up after 300 ms and closes: we read end of file. */
+  ssize_t r = cc_read(fd, &c, 1, cc_deadline_in(2000));
+  cc_close(fd);
+  return r == 0 ? 0 : -EPROTO;
+}
+
+static intptr_t long_line_client(void *arg) {
+  srv_state_t *st = arg;
+  int fd = cc_tcp_connect("127.0.0.1", st->port, cc_deadline_in(2000));
+  static char junk[10000];
+  memset(junk, 'q', sizeof junk);
+  cc_write(fd, junk, sizeof junk, cc_deadline_in(1000));
+  char c;
+  ssize_t r = cc_read(fd, &c, 1, cc_deadline_in(2000));
+  cc_close(fd);
+  return r == 0 || r == -ECONNRESET ? 0 : -EPROTO;
+}
+
+static intptr_t half_close_client(void *arg) {
+  srv_state_t *st = arg;
+  cc_stream_t *s;
+  ASSERT_OK(cc_open_connection(&s, "127.0.0.1", st->port, cc_deadline_in(2000)));
+  ASSERT_EQ(cc_stream_write(s, "bye\n", 4, CC_FOREVER), 4);
+  ASSERT_OK(cc_stream_shutdown_write(s, cc_deadline_in(1000)));
+  char back[16];
+  ASSERT_EQ(cc_stream_read_line(s, back, sizeof back, cc_deadline_in(2000)), 4);
+  ASSERT_EQ(cc_stream_read_line(s, back, sizeof back, cc_deadline_in(2000)), 0);
+  cc_stream_free(s);
+  return 0;
+}
+
+/* Sends lines as fast as it can and never reads the replies: the server's
+ * writes back block and hit their deadline. */
+static intptr_t flood_client(void *arg) {
+  srv_state_t *st = arg;
+  int fd = cc_tcp_connect("127.0.0.1", st->port, cc_deadline_in(2000));
+  int sz = 4096;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+  static char lines[64 * 100];
+  for (int i = 0; i < 100; i++) {
+    memset(lines + 64 * i, 'f', 63);
+    lines[64 * i + 63] = '\n';
+  }
+  int64_t end = cc_deadline_in(1000);
+  while (cc_now() < end)
+    if (cc_write(fd, lines, sizeof lines, end) < 0)
+      break;
+  cc_close(fd);
+  return 0;
+}
+
+static intptr_t serve_faults_main(void *arg) {
+  srv_state_t st = {0};
+  cc_task_t *srv;
+  ASSERT_OK(cc_spawn(&srv, serve_task, &st));
+  while (st.port == 0)
+    cc_sleep(1);
+  cc_task_fn clients[] = {good_client,      reset_client,      silent_client,
+                          long_line_client, half_close_client, flood_client,
+                          good_client};
+  enum { N = sizeof clients / sizeof clients[0] };
+  cc_task_t *t[N];
+  for (int i = 0; i < N; i++)
+    ASSERT_OK(cc_spawn(&t[i], clients[i], &st));
+  intptr_t res[N];
+  ASSERT_OK(cc_gather(t, N, res));
+  ASSERT_EQ(res[0], 40);
+  ASSERT_EQ(res[N - 1], 40);
+  cc_sleep(50);
+  ASSERT_GE(count_err(&st, -CC_ETOOBIG), 1);
+  ASSERT_GE(count_err(&st, -ETIMEDOUT), 2); /* silent + flood */
+  ASSERT_GE(count_err(&st, -ECONNRESET), 1);
+  /* Stopping the server closes everything it accepted. */
+  cc_cancel(srv);
+  ASSERT_OK(cc_join(srv, NULL));
+  return 0;
+}
+
+TEST(serve_faults_isolated) {
+  cc_test_run(serve_faults_main, NULL);
+}
+
+/* Cancelling cc_serve with connections open cancels their handlers. */
+static intptr_t serve_stop_main(void *arg) {
+  srv_state_t st = {0};
+  cc_task_t *srv;
+  ASSERT_OK(cc_spawn(&srv, serve_task, &st));
+  while (st.port == 0)
+    cc_sleep(1);
+  int fds[5];
+  for (int i = 0; i < 5; i++) {
+    fds[i] = cc_tcp_connect("127.0.0.1", st.port, cc_deadline_in(1000));
+    ASSERT_GE(fds[i], 0);
+  }
+  cc_sleep(20);
+  cc_cancel(srv);
+  ASSERT_OK(cc_join(srv, NULL));
+  for (int i = 0; i < 5; i++) {
+    char c;
+    ASSERT_EQ(cc_read(fds[i], &c, 1, cc_deadline_in(1000)), 0);
+    cc_close(fds[i]);
+  }
+  return 0;
+}
+
+TEST(serve_stop_closes_connections) {
+  cc_test_run(serve_stop_main, NULL);
+}
