@@ -9,6 +9,8 @@
 #include "concur/task.h"
 #include "concur/sync.h"
 #include "concur/future.h"
+#include "concur/process.h"
+#include "concur/pool.h"
 #include "concur/thread.h"
 #include "concur/executor.h"
 #include "concur/net.h"

@@ -1,0 +1,4 @@
+list(APPEND CC_SOURCES
+  ${PROJECT_SOURCE_DIR}/src/proc/process.c
+  ${PROJECT_SOURCE_DIR}/src/proc/ipc.c
+  ${PROJECT_SOURCE_DIR}/src/proc/pool.c)

@@ -1,0 +1,574 @@
+/* The process pool: every call, ordering over a million items, every kind of
+ * worker death (each proving the other items completed and no child is
+ * left: the harness checks waitpid after each case), time-outs, terminate,
+ * and shared memory clean-up. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "concur/pool.h"
+#include "concur/process.h"
+#include "test.h"
+
+static int sq(const void *in, void *out, void *ctx) {
+  (void)ctx;
+  int64_t x = *(const int64_t *)in;
+  *(int64_t *)out = x * x;
+  return 0;
+}
+
+/* Shared anonymous mappings (the pool's arena, cc_shm blocks) show in
+ * /proc/self/maps as "/dev/zero (deleted)". */
+static size_t count_shared_maps(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  size_t n = 0;
+  char line[512];
+  while (fgets(line, sizeof line, f))
+    n += strstr(line, "/dev/zero") != NULL;
+  fclose(f);
+  return n;
+}
+
+TEST(new_free_defaults) {
+  size_t maps0 = count_shared_maps();
+  cc_pool_t *p;
+  ASSERT_OK(cc_pool_new(&p, NULL));
+  ASSERT_EQ(count_shared_maps(), maps0 + 1);
+  ASSERT_EQ(cc_pool_workers(p), cc_cpu_count());
+  pid_t pids[64];
+  ASSERT_EQ(cc_pool_worker_pids(p, pids, 64), cc_cpu_count());
+  cc_pool_free(p);
+  for (int i = 0; i < cc_cpu_count(); i++)
+    ASSERT_EQ(kill(pids[i], 0), -1);
+  /* The shared arena is gone. */
+  ASSERT_EQ(count_shared_maps(), maps0);
+  cc_pool_opts_t o = {.workers = -1};
+  ASSERT_ERR(cc_pool_new(&p, &o), -EINVAL);
+  ASSERT_ERR(cc_pool_new(NULL, NULL), -EINVAL);
+  cc_pool_free(NULL);
+}
+
+TEST(map_records_million_in_order) {
+  size_t n = 1000000;
+  int64_t *in = malloc(n * sizeof *in), *out = malloc(n * sizeof *out);
+  for (size_t i = 0; i < n; i++) {
+    in[i] = (int64_t)i - 500000;
+    out[i] = -1;
+  }
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 2};
+  ASSERT_OK(cc_pool_new(&p, &o));
+  ASSERT_OK(cc_pool_map_records(p, sq, NULL, in, 8, out, 8, n, NULL));
+  for (size_t i = 0; i < n; i++)
+    if (out[i] != in[i] * in[i])
+      CC_TEST_FAIL("item %zu: %lld", i, (long long)out[i]);
+  ASSERT_EQ(cc_pool_failed_index(), (size_t)-1);
+  /* Hand-chosen chunk sizes give the same answer. */
+  size_t cs[] = {1, 7, 1000, 100000};
+  for (int c = 0; c < 4; c++) {
+    memset(out, 0xff, 20000 * sizeof *out);
+    cc_pool_map_opts_t mo = {.chunksize = cs[c]};
+    ASSERT_OK(cc_pool_map_records(p, sq, NULL, in, 8, out, 8, 20000, &mo));
+    for (size_t i = 0; i < 20000; i++)
+      ASSERT_EQ(out[i], in[i] * in[i]);
+  }
+  ASSERT_OK(cc_pool_map_records(p, sq, NULL, in, 8, out, 8, 0, NULL));
+  ASSERT_ERR(cc_pool_map_records(p, NULL, NULL, in, 8, out, 8, 1, NULL), -EINVAL);
+  ASSERT_ERR(cc_pool_map_records(p, sq, NULL, in, 0, out, 8, 1, NULL), -EINVAL);
+  ASSERT_ERR(cc_pool_map_records(p, sq, NULL, in, (size_t)4 << 20, out, 8, 1, NULL),
+             -CC_ETOOBIG);
+  cc_pool_free(p);
+  free(in);
+  free(out);
+}
+
+/* Records of different sizes: a struct in, a different struct out. */
+typedef struct {
+  int32_t a, b;
+  char name[12];
+} rin_t;
+typedef struct {
+  int64_t sum;
+  char tag[3];
+} rout_t;
+
+static int rec_fn(const void *in, void *out, void *ctx) {
+  const rin_t *r = in;
+  rout_t *o = out;
+  o->sum = (int64_t)r->a + r->b + (int64_t)(intptr_t)ctx;
+  memcpy(o->tag, r->name, 3);
+  return r->a == 10 ? -EDOM : 0;
+}
+
+TEST(map_records_structs_and_item_error) {
+  enum { N = 5000 };
+  rin_t *in = calloc(N, sizeof *in);
+  rout_t *out = calloc(N, sizeof *out);
+  for (int i = 0; i < N; i++) {
+    in[i].a = i;
+    in[i].b = 2 * i;
+    snprintf(in[i].name, sizeof in[i].name, "%03d", i % 1000);
+  }
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 2};
+  ASSERT_OK(cc_pool_new(&p, &o));
+  ASSERT_ERR(cc_pool_map_records(p, rec_fn, (void *)(intptr_t)5, in, sizeof *in, out,
+                                 sizeof *out, N, NULL),
+             -EDOM);
+  ASSERT_EQ(cc_pool_failed_index(), 10);
+  for (int i = 0; i < N; i++) {
+    if (i == 10)
+      continue;
+    ASSERT_EQ(out[i].sum, 3 * i + 5);
+    ASSERT_EQ(memcmp(out[i].tag, in[i].name, 3), 0);
+  }
+  cc_pool_free(p);
+  free(in);
+  free(out);
+}
+
+/* ---- bytes ---------------------------------------------------------------- */
+
+static ssize_t upper(const void *in, size_t len, void *out, size_t cap, void *ctx) {
+  (void)ctx;
+  if (len > cap)
+    return -CC_ETOOBIG;
+  const char *s = in;
+  char *d = out;
+  for (size_t i = 0; i < len; i++)
+    d[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
+  if (len && s[0] == '!')
+    return -EILSEQ;
+  return (ssize_t)len;
+}
+
+static void make_items(cc_buf_t *items, char (*bufs)[32], size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    int l = snprintf(bufs[i], 32, "item-%zu-abc", i);
+    items[i] = (cc_buf_t){bufs[i], (size_t)l};
+  }
+}
+
+TEST(map_bytes) {
+  enum { N = 3000 };
+  static char bufs[N][32];
+  static cc_buf_t items[N], res[N];
+  static int st[N];
+  make_items(items, bufs, N);
+  items[77] = (cc_buf_t){"!bad", 4};
+  items[5] = (cc_buf_t){"", 0};
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 2};
+  ASSERT_OK(cc_pool_new(&p, &o));
+  ASSERT_ERR(cc_pool_map(p, upper, NULL, items, N, res, st, NULL), -EILSEQ);
+  ASSERT_EQ(cc_pool_failed_index(), 77);
+  for (size_t i = 0; i < N; i++) {
+    if (i == 77) {
+      ASSERT_EQ(st[i], -EILSEQ);
+      ASSERT_NULL(res[i].data);
+      continue;
+    }
+    ASSERT_EQ(st[i], 0);
+    ASSERT_EQ(res[i].len, items[i].len);
+    for (size_t k = 0; k < res[i].len; k++) {
+      char c = ((char *)items[i].data)[k];
+      ASSERT_EQ(((char *)res[i].data)[k], c >= 'a' && c <= 'z' ? c - 32 : c);
+    }
+  }
+  cc_pool_free_results(res, N);
+  cc_pool_free(p);
+}
+
+/* Results bigger than the room left in a chunk are run again in a fresh one;
+ * one bigger than max_result fails with -CC_ETOOBIG. */
+static ssize_t blow_up(const void *in, size_t len, void *out, size_t cap, void *ctx) {
+  (void)ctx;
+  size_t want = (size_t)atoi(in);
+  if (want > cap)
+    return -CC_ETOOBIG;
+  memset(out, 'z', want);
+  (void)len;
+  return (ssize_t)want;
+}
+
+TEST(map_bytes_big_results) {
+  enum { N = 40 };
+  char bufs[N][16];
+  cc_buf_t items[N], res[N];
+  int st[N];
+  for (int i = 0; i < N; i++) {
+    snprintf(bufs[i], 16, "%d", i == 13 ? 30000 : 3000);
+    items[i] = (cc_buf_t){bufs[i], strlen(bufs[i]) + 1};
+  }
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 2, .max_result = 8192};
+  ASSERT_OK(cc_pool_new(&p, &o));
+  cc_pool_map_opts_t mo = {.chunksize = 8};
+  ASSERT_ERR(cc_pool_map(p, blow_up, NULL, items, N, res, st, &mo), -CC_ETOOBIG);
+  ASSERT_EQ(cc_pool_failed_index(), 13);
+  for (int i = 0; i < N; i++)
+    if (i != 13) {
+      ASSERT_EQ(st[i], 0);
+      ASSERT_EQ(res[i].len, 3000);
+    }
+  cc_pool_free_results(res, N);
+  cc_pool_free(p);
+}
+
+TEST(imap_ordered_and_unordered) {
+  enum { N = 500 };
+  static char bufs[N][32];
+  static cc_buf_t items[N];
+  make_items(items, bufs, N);
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 2};
+  ASSERT_OK(cc_pool_new(&p, &o));
+  for (int ordered = 0; ordered < 2; ordered++) {
+    cc_pool_iter_t *it;
+    ASSERT_OK(cc_pool_imap(&it, p, upper, NULL, items, N, ordered, NULL));
+    static bool seen[N];
+    memset(seen, 0, sizeof seen);
+    for (size_t k = 0; k < N; k++) {
+      size_t idx;
+      cc_buf_t r;
+      int st;
+      ASSERT_OK(cc_pool_iter_next(it, &idx, &r, &st, cc_deadline_in(10000)));
+      if (ordered)
+        ASSERT_EQ(idx, k);
+      ASSERT_LT(idx, N);
+      ASSERT_FALSE(seen[idx]);
+      seen[idx] = true;
+      ASSERT_EQ(st, 0);
+      ASSERT_EQ(r.len, items[idx].len);
+      ASSERT_EQ(((char *)r.data)[0], 'I');
+      free(r.data);
+    }
+    size_t idx;
+    cc_buf_t r;
+    ASSERT_ERR(cc_pool_iter_next(it, &idx, &r, NULL, CC_FOREVER), -CC_ECLOSED);
+    cc_pool_iter_free(it);
+  }
+  /* An iterator freed early abandons its work; the pool stays usable. */
+  cc_pool_iter_t *it;
+  ASSERT_OK(cc_pool_imap(&it, p, upper, NULL, items, N, true, NULL));
+  cc_buf_t r;
+  ASSERT_OK(cc_pool_iter_next(it, NULL, &r, NULL, cc_deadline_in(10000)));
+  free(r.data);
+  cc_pool_iter_free(it);
+  ASSERT_OK(cc_pool_imap(&it, p, upper, NULL, items, 0, false, NULL));
+  ASSERT_ERR(cc_pool_iter_next(it, NULL, &r, NULL, CC_FOREVER), -CC_ECLOSED);
+  cc_pool_iter_free(it);
+  cc_pool_free(p);
+}
+
+/* ---- worker faults ---------------------------------------------------------- */
+
+/* Created before the pools so that workers share it: workers write the pid
+ * that runs the "victim" item here. */
+static cc_shm_t *g_shm;
+typedef struct {
+  _Atomic int victim_pid;
+  _Atomic int kind;
+} shared_t;
+
+enum { K_SEGV = 1, K_ABORT, K_EXIT, K_SIGKILL, K_HANG };
+
+static int faulty(const void *in, void *out, void *ctx) {
+  (void)ctx;
+  int64_t x = *(const int64_t *)in;
+  shared_t *sh = cc_shm_ptr(g_shm);
+  if (x == 37) {
+    switch (atomic_load(&sh->kind)) {
+    case K_SEGV:
+      *(volatile int *)(uintptr_t)8 = 1;
+      break;
+    case K_ABORT:
+      abort();
+    case K_EXIT:
+      exit(3);
+    case K_SIGKILL:
+    case K_HANG:
+      atomic_store(&sh->victim_pid, getpid());
+      for (;;)
+        pause();
+    }
+  }
+  *(int64_t *)out = x + 1;
+  return 0;
+}
+
+static void *killer(void *arg) {
+  shared_t *sh = arg;
+  while (atomic_load(&sh->victim_pid) == 0)
+    usleep(1000);
+  kill(atomic_load(&sh->victim_pid), SIGKILL);
+  return NULL;
+}
+
+static void crash_case(int kind) {
+  ASSERT_OK(cc_shm_new(&g_shm, sizeof(shared_t)));
+  shared_t *sh = cc_shm_ptr(g_shm);
+  atomic_store(&sh->kind, kind);
+  enum { N = 400 };
+  int64_t in[N], out[N];
+  for (int i = 0; i < N; i++) {
+    in[i] = i;
+    out[i] = -1;
+  }
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 2, .item_timeout_ms = kind == K_HANG ? 300 : 0};
+  ASSERT_OK(cc_pool_new(&p, &o));
+  pid_t before[2];
+  ASSERT_EQ(cc_pool_worker_pids(p, before, 2), 2);
+  pthread_t th;
+  if (kind == K_SIGKILL)
+    pthread_create(&th, NULL, killer, sh);
+  int64_t t0 = cc_now();
+  cc_pool_map_opts_t mo = {.chunksize = 10};
+  int r = cc_pool_map_records(p, faulty, NULL, in, 8, out, 8, N, &mo);
+  ASSERT_ERR(r, kind == K_HANG ? -ETIMEDOUT : -CC_EWORKER);
+  ASSERT_EQ(cc_pool_failed_index(), 37);
+  ASSERT_LT(cc_now() - t0, 5000);
+  if (kind == K_SIGKILL)
+    pthread_join(th, NULL);
+  /* Every other item completed. */
+  for (int i = 0; i < N; i++)
+    if (i != 37)
+      ASSERT_EQ(out[i], i + 1);
+  /* The dead worker was replaced, and the pool still works. */
+  pid_t after[2];
+  ASSERT_EQ(cc_pool_worker_pids(p, after, 2), 2);
+  ASSERT_TRUE(after[0] != before[0] || after[1] != before[1]);
+  atomic_store(&sh->kind, 0);
+  ASSERT_OK(cc_pool_map_records(p, faulty, NULL, in, 8, out, 8, N, NULL));
+  ASSERT_EQ(out[37], 38);
+  cc_pool_free(p);
+  cc_shm_free(g_shm);
+}
+
+TEST(crash_segfault) {
+  crash_case(K_SEGV);
+}
+TEST(crash_abort) {
+  crash_case(K_ABORT);
+}
+TEST(crash_exit_mid_task) {
+  crash_case(K_EXIT);
+}
+TEST(crash_sigkill_from_outside) {
+  crash_case(K_SIGKILL);
+}
+TEST(item_timeout) {
+  crash_case(K_HANG);
+}
+
+static void bad_init(void *arg) {
+  (void)arg;
+  abort();
+}
+
+TEST(initializer_crash_does_not_hang) {
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 2, .initializer = bad_init};
+  ASSERT_OK(cc_pool_new(&p, &o));
+  int64_t in[4] = {1, 2, 3, 4}, out[4];
+  int r = cc_pool_map_records(p, sq, NULL, in, 8, out, 8, 4, NULL);
+  ASSERT_TRUE(r == -CC_EWORKER || r == -CC_ECLOSED);
+  cc_pool_free(p);
+}
+
+/* ---- initializer, maxtasksperchild, progress --------------------------------- */
+
+static int64_t g_init_value;
+
+static void good_init(void *arg) {
+  g_init_value = (int64_t)(intptr_t)arg;
+}
+
+static int whoami(const void *in, void *out, void *ctx) {
+  (void)in;
+  (void)ctx;
+  int64_t *o = out;
+  o[0] = getpid();
+  o[1] = g_init_value;
+  return 0;
+}
+
+static _Atomic size_t g_prog_done, g_prog_total, g_prog_calls;
+
+static void on_progress(size_t done, size_t total, void *arg) {
+  (void)arg;
+  atomic_store(&g_prog_done, done);
+  atomic_store(&g_prog_total, total);
+  atomic_fetch_add(&g_prog_calls, 1);
+}
+
+TEST(initializer_maxtasks_progress) {
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 2,
+                      .initializer = good_init,
+                      .initarg = (void *)(intptr_t)42,
+                      .maxtasksperchild = 10,
+                      .progress = on_progress,
+                      .progress_bar = true};
+  ASSERT_OK(cc_pool_new(&p, &o));
+  enum { N = 100 };
+  int64_t in[N], out[N][2];
+  cc_pool_map_opts_t mo = {.chunksize = 5};
+  ASSERT_OK(cc_pool_map_records(p, whoami, NULL, in, 8, out, 16, N, &mo));
+  int distinct = 0;
+  for (int i = 0; i < N; i++) {
+    ASSERT_EQ(out[i][1], 42);
+    bool dup = false;
+    for (int k = 0; k < i; k++)
+      dup |= out[k][0] == out[i][0];
+    distinct += !dup;
+  }
+  /* 100 items, a worker retires after 10: at least 10 processes ran them. */
+  ASSERT_GE(distinct, 10);
+  ASSERT_EQ(atomic_load(&g_prog_done), N);
+  ASSERT_EQ(atomic_load(&g_prog_total), N);
+  ASSERT_GE(atomic_load(&g_prog_calls), 1);
+  cc_pool_free(p);
+}
+
+/* ---- terminate, deadlines, close/join ---------------------------------------- */
+
+static int slow(const void *in, void *out, void *ctx) {
+  (void)ctx;
+  usleep(20 * 1000);
+  *(int64_t *)out = *(const int64_t *)in;
+  return 0;
+}
+
+static void *terminator(void *arg) {
+  usleep(150 * 1000);
+  cc_pool_terminate(arg);
+  return NULL;
+}
+
+TEST(terminate_during_map) {
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 2};
+  ASSERT_OK(cc_pool_new(&p, &o));
+  enum { N = 400 };
+  int64_t in[N], out[N];
+  memset(in, 0, sizeof in);
+  pthread_t th;
+  pthread_create(&th, NULL, terminator, p);
+  int64_t t0 = cc_now();
+  cc_pool_map_opts_t mo = {.chunksize = 1};
+  ASSERT_ERR(cc_pool_map_records(p, slow, NULL, in, 8, out, 8, N, &mo), -CC_ECLOSED);
+  ASSERT_LT(cc_now() - t0, 3000);
+  pthread_join(th, NULL);
+  ASSERT_ERR(cc_pool_map_records(p, slow, NULL, in, 8, out, 8, 1, NULL), -CC_ECLOSED);
+  cc_pool_free(p);
+}
+
+TEST(map_deadline_then_reuse) {
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 2};
+  ASSERT_OK(cc_pool_new(&p, &o));
+  enum { N = 200 };
+  int64_t in[N], out[N];
+  for (int i = 0; i < N; i++)
+    in[i] = i;
+  cc_pool_map_opts_t mo = {.chunksize = 1, .deadline = cc_deadline_in(100)};
+  ASSERT_ERR(cc_pool_map_records(p, slow, NULL, in, 8, out, 8, N, &mo), -ETIMEDOUT);
+  /* The abandoned work drains; the pool serves the next map. */
+  ASSERT_OK(cc_pool_map_records(p, sq, NULL, in, 8, out, 8, N, NULL));
+  ASSERT_EQ(out[N - 1], (int64_t)(N - 1) * (N - 1));
+  cc_pool_free(p);
+}
+
+/* ---- coroutines --------------------------------------------------------------- */
+
+static intptr_t ticker(void *arg) {
+  int *ticks = arg;
+  for (;;) {
+    if (cc_sleep(5) < 0)
+      break;
+    (*ticks)++;
+  }
+  return 0;
+}
+
+static intptr_t co_map(void *arg) {
+  cc_pool_t *p = arg;
+  int ticks = 0;
+  cc_task_t *t;
+  ASSERT_OK(cc_spawn(&t, ticker, &ticks));
+  enum { N = 30 };
+  int64_t in[N], out[N];
+  for (int i = 0; i < N; i++)
+    in[i] = i;
+  cc_pool_map_opts_t mo = {.chunksize = 1};
+  ASSERT_OK(cc_pool_map_records(p, slow, NULL, in, 8, out, 8, N, &mo)); /* ~300 ms */
+  for (int i = 0; i < N; i++)
+    ASSERT_EQ(out[i], i);
+  ASSERT_GE(ticks, 10); /* the loop kept running meanwhile */
+  cc_cancel(t);
+  cc_join(t, NULL);
+  return 0;
+}
+
+TEST(map_in_coroutine) {
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 2};
+  ASSERT_OK(cc_pool_new(&p, &o));
+  cc_test_run(co_map, p);
+  cc_pool_free(p);
+}
+
+/* ---- futures -------------------------------------------------------------------- */
+
+TEST(submit_futures_close_join) {
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 2};
+  ASSERT_OK(cc_pool_new(&p, &o));
+  enum { N = 50 };
+  cc_future_t *f[N];
+  char msg[N][16];
+  for (int i = 0; i < N; i++) {
+    snprintf(msg[i], 16, "%s%d", i == 7 ? "!" : "f", i);
+    ASSERT_OK(cc_pool_submit(p, upper, NULL, msg[i], strlen(msg[i]), &f[i]));
+  }
+  cc_pool_close(p);
+  cc_future_t *g;
+  ASSERT_ERR(cc_pool_submit(p, upper, NULL, "x", 1, &g), -CC_ECLOSED);
+  ASSERT_OK(cc_pool_join(p, cc_deadline_in(10000)));
+  for (int i = 0; i < N; i++) {
+    ASSERT_TRUE(cc_future_done(f[i]));
+    intptr_t v;
+    int r = cc_future_result(f[i], CC_FOREVER, &v);
+    if (i == 7) {
+      ASSERT_ERR(r, -EILSEQ);
+    } else {
+      ASSERT_OK(r);
+      cc_buf_t *b = (cc_buf_t *)v;
+      ASSERT_EQ(b->len, strlen(msg[i]));
+      ASSERT_EQ(((char *)b->data)[0], 'F');
+    }
+    cc_future_unref(f[i]);
+  }
+  cc_pool_free(p);
+}
+
+TEST(submit_then_terminate) {
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 1};
+  ASSERT_OK(cc_pool_new(&p, &o));
+  cc_future_t *f[5];
+  int64_t x = 0;
+  for (int i = 0; i < 5; i++)
+    ASSERT_OK(cc_pool_submit(p, (cc_pool_fn)upper, NULL, &x, 8, &f[i]));
+  ASSERT_OK(cc_future_cancel(f[4]) == -EBUSY ? 0 : 0);
+  cc_pool_terminate(p);
+  for (int i = 0; i < 5; i++) {
+    ASSERT_OK(cc_future_wait(f[i], cc_deadline_in(5000)));
+    cc_future_unref(f[i]);
+  }
+  cc_pool_free(p);
+}
