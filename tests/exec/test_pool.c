@@ -417,6 +417,8 @@ static intptr_t mixed_task(void *arg) {
   return i % 5 == 0 ? -EIO : i;
 }
 
+static atomic_int accepted_total;
+
 static intptr_t submitter(void *arg) {
   sub_ctx *c = arg;
   for (int i = 0; i < c->n; i++) {
@@ -426,6 +428,7 @@ static intptr_t submitter(void *arg) {
     if (r != 0)
       return r;
     c->accepted++;
+    atomic_fetch_add(&accepted_total, 1);
     if (i % 7 == 0)
       cc_future_cancel(c->fs[i]);
   }
@@ -443,7 +446,9 @@ TEST(no_lost_results) {
     c[i] = (sub_ctx){ex, calloc(N, sizeof(cc_future_t *)), N, 0};
     ASSERT_OK(cc_thread_start(&t[i], submitter, &c[i], NULL));
   }
-  usleep(500);
+  /* Shut down mid-way: once some work is in, while more is coming. */
+  while (atomic_load(&accepted_total) < 500)
+    usleep(100);
   ASSERT_OK(cc_executor_shutdown(ex, true, true));
   int results = 0, errors = 0, cancelled = 0, accepted = 0;
   for (int i = 0; i < T; i++) {
