@@ -62,13 +62,13 @@ static _Thread_local struct {
   unsigned streak;
 } fair;
 
-int cc__net_fair(void) {
+int cc__net_fair_n(unsigned budget) {
   cc_task_t *t = cc__self();
   if (CC_UNLIKELY(t == NULL))
     return 0;
   uint64_t tok = cc__park_token();
   if (fair.task == t && fair.token == tok) {
-    if (CC_LIKELY(++fair.streak < CC_NET_IO_BUDGET))
+    if (CC_LIKELY(++fair.streak < budget))
       return 0;
     int r = cc_yield();
     fair.task = t;
@@ -80,6 +80,10 @@ int cc__net_fair(void) {
   fair.token = tok;
   fair.streak = 0;
   return 0;
+}
+
+int cc__net_fair(void) {
+  return cc__net_fair_n(CC_NET_IO_BUDGET);
 }
 
 int cc_fd_wait(int fd, unsigned events, int64_t deadline) {

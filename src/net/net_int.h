@@ -14,6 +14,10 @@ int cc__net_wait(int fd, unsigned events, int64_t deadline);
  * suspending (see io.c). 0, or the error of the yield (-ECANCELED ...). */
 int cc__net_fair(void);
 
+/* The same with an explicit budget (accept bursts use a larger one: an
+ * accept is cheap and the kernel's queue is finite). */
+int cc__net_fair_n(unsigned budget);
+
 /* Sleeps until `deadline` capped at `ms` from now, in a coroutine or on a
  * plain thread. 0 or -ETIMEDOUT / -ECANCELED. */
 int cc__net_sleep(int64_t ms, int64_t deadline);

@@ -241,7 +241,7 @@ int cc_unix_listen(const char *path, const cc_listen_opts_t *opts) {
 static _Thread_local unsigned emfile_streak;
 
 int cc_tcp_accept(int lfd, cc_addr_t *peer, int64_t deadline) {
-  int f = cc__net_fair();
+  int f = cc__net_fair_n(1024);
   if (CC_UNLIKELY(f < 0))
     return f;
   for (;;) {
