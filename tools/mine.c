@@ -1,0 +1,330 @@
+/* concur mine: word frequencies over a tree of HTML files, counted in the
+ * process pool (the data-mining job of the seed articles).
+ *
+ * The parent lists the files; each pool item is one path. A worker reads its
+ * file, strips the tags crudely (everything between '<' and '>', and
+ * entities such as &amp;), counts the lowercase words of ASCII letters in a
+ * hash table, and returns them as "word\tcount\n" lines. The parent merges
+ * the results as they arrive (imap_unordered), so merging overlaps the
+ * workers' counting. Built on the public API only. */
+#include "mine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <concur.h>
+
+#define DEFAULT_DIR "/usr/share/doc/python3-doc/html"
+#define TOP         20
+
+/* ---- a small string -> count hash table (open addressing) ---------------- */
+
+typedef struct entry {
+  char *word;
+  size_t len;
+  uint64_t count;
+} entry_t;
+
+typedef struct table {
+  entry_t *e;
+  size_t cap, n;
+} table_t;
+
+static uint64_t hash(const char *s, size_t len) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+  return h;
+}
+
+static int table_init(table_t *t, size_t cap) {
+  t->e = calloc(cap, sizeof *t->e);
+  t->cap = cap;
+  t->n = 0;
+  return t->e ? 0 : -ENOMEM;
+}
+
+static void table_free(table_t *t) {
+  for (size_t i = 0; i < t->cap; i++)
+    free(t->e[i].word);
+  free(t->e);
+}
+
+static int table_add(table_t *t, const char *w, size_t len, uint64_t count);
+
+static int table_grow(table_t *t) {
+  table_t nt;
+  if (table_init(&nt, t->cap * 2) < 0)
+    return -ENOMEM;
+  for (size_t i = 0; i < t->cap; i++)
+    if (t->e[i].word) {
+      size_t j = hash(t->e[i].word, t->e[i].len) & (nt.cap - 1);
+      while (nt.e[j].word)
+        j = (j + 1) & (nt.cap - 1);
+      nt.e[j] = t->e[i];
+      nt.n++;
+    }
+  free(t->e);
+  *t = nt;
+  return 0;
+}
+
+static int table_add(table_t *t, const char *w, size_t len, uint64_t count) {
+  if ((t->n + 1) * 2 > t->cap && table_grow(t) < 0)
+    return -ENOMEM;
+  size_t j = hash(w, len) & (t->cap - 1);
+  while (t->e[j].word) {
+    if (t->e[j].len == len && memcmp(t->e[j].word, w, len) == 0) {
+      t->e[j].count += count;
+      return 0;
+    }
+    j = (j + 1) & (t->cap - 1);
+  }
+  char *copy = malloc(len + 1);
+  if (!copy)
+    return -ENOMEM;
+  memcpy(copy, w, len);
+  copy[len] = 0;
+  t->e[j] = (entry_t){copy, len, count};
+  t->n++;
+  return 0;
+}
+
+/* ---- the work, in a worker process ---------------------------------------- */
+
+static char *read_file(const char *path, size_t *len, int *err) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *err = -errno;
+    return NULL;
+  }
+  struct stat st;
+  char *buf = NULL;
+  if (fstat(fd, &st) == 0 && (buf = malloc((size_t)st.st_size + 1))) {
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+      ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+      if (r <= 0)
+        break;
+      got += (size_t)r;
+    }
+    *len = got;
+  } else {
+    *err = -ENOMEM;
+  }
+  close(fd);
+  return buf;
+}
+
+static ssize_t count_words(const void *in, size_t in_len, void *out, size_t cap,
+                           void *ctx) {
+  (void)ctx;
+  char path[PATH_MAX];
+  if (in_len >= sizeof path)
+    return -ENAMETOOLONG;
+  memcpy(path, in, in_len);
+  path[in_len] = 0;
+  size_t len = 0;
+  int err = 0;
+  char *text = read_file(path, &len, &err);
+  if (!text)
+    return err;
+  table_t t;
+  if (table_init(&t, 1024) < 0) {
+    free(text);
+    return -ENOMEM;
+  }
+  char word[64];
+  size_t wl = 0;
+  int in_tag = 0, in_entity = 0;
+  for (size_t i = 0; i <= len; i++) {
+    char c = i < len ? text[i] : ' ';
+    int letter = 0;
+    if (in_tag) {
+      in_tag = c != '>';
+    } else if (c == '<') {
+      in_tag = 1;
+    } else if (in_entity) {
+      in_entity = c != ';' && c != ' ' && c != '<';
+    } else if (c == '&') {
+      in_entity = 1;
+    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+      letter = 1;
+      if (wl < sizeof word)
+        word[wl] = (char)(c | 0x20);
+      wl++;
+    }
+    if (!letter && wl) {
+      if (wl <= sizeof word && table_add(&t, word, wl, 1) < 0) {
+        table_free(&t);
+        free(text);
+        return -ENOMEM;
+      }
+      wl = 0;
+    }
+  }
+  free(text);
+  size_t used = 0;
+  ssize_t ret = 0;
+  for (size_t i = 0; i < t.cap; i++) {
+    if (!t.e[i].word)
+      continue;
+    int n = snprintf((char *)out + used, cap - used, "%s\t%llu\n", t.e[i].word,
+                     (unsigned long long)t.e[i].count);
+    if (n < 0 || (size_t)n >= cap - used) {
+      ret = -CC_ETOOBIG;
+      break;
+    }
+    used += (size_t)n;
+  }
+  table_free(&t);
+  return ret < 0 ? ret : (ssize_t)used;
+}
+
+/* ---- listing the files ------------------------------------------------------ */
+
+static struct {
+  char **paths;
+  size_t n, cap;
+  uint64_t bytes;
+} files;
+
+static int visit(const char *path, const struct stat *sb, int type, struct FTW *f) {
+  (void)f;
+  size_t l = strlen(path);
+  if (type != FTW_F || l < 5 || strcmp(path + l - 5, ".html") != 0)
+    return 0;
+  if (files.n == files.cap) {
+    size_t nc = files.cap ? files.cap * 2 : 256;
+    char **p = realloc(files.paths, nc * sizeof *p);
+    if (!p)
+      return -1;
+    files.paths = p;
+    files.cap = nc;
+  }
+  if (!(files.paths[files.n] = strdup(path)))
+    return -1;
+  files.n++;
+  files.bytes += (uint64_t)sb->st_size;
+  return 0;
+}
+
+static int by_count(const void *a, const void *b) {
+  const entry_t *x = a, *y = b;
+  if (x->count != y->count)
+    return x->count < y->count ? 1 : -1;
+  return strcmp(x->word, y->word);
+}
+
+/* ---- main ------------------------------------------------------------------------ */
+
+int concur_mine_main(int argc, char **argv) {
+  const char *dir = DEFAULT_DIR;
+  int workers = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
+      workers = atoi(argv[++i]);
+    } else if (argv[i][0] == '-') {
+      fprintf(stderr, "usage: concur mine [dir] [--workers N]\n");
+      return 2;
+    } else {
+      dir = argv[i];
+    }
+  }
+  char root[PATH_MAX];
+  if (!realpath(dir, root)) {
+    fprintf(stderr, "concur mine: %s: %s%s\n", dir, strerror(errno),
+            strcmp(dir, DEFAULT_DIR) == 0 ? " (install python3-doc)" : "");
+    return 1;
+  }
+  int64_t t0 = cc_now_ns();
+  if (nftw(root, visit, 32, FTW_PHYS) != 0 || files.n == 0) {
+    fprintf(stderr, "concur mine: no HTML files under %s\n", root);
+    return 1;
+  }
+  cc_buf_t *items = malloc(files.n * sizeof *items);
+  if (!items)
+    return 1;
+  for (size_t i = 0; i < files.n; i++)
+    items[i] = (cc_buf_t){files.paths[i], strlen(files.paths[i])};
+
+  /* The pool is made after the list, so the workers' copies of the parent
+   * see it (the 'fork' start method). */
+  cc_pool_t *pool;
+  cc_pool_opts_t o = {.workers = workers, .progress_bar = true, .max_result = 4 << 20};
+  int r = cc_pool_new(&pool, &o);
+  if (r < 0) {
+    fprintf(stderr, "concur mine: pool: %s\n", cc_strerror(r));
+    return 1;
+  }
+  table_t total;
+  if (table_init(&total, 1 << 16) < 0)
+    return 1;
+  cc_pool_iter_t *it;
+  r = cc_pool_imap(&it, pool, count_words, NULL, items, files.n, false, NULL);
+  size_t failed = 0;
+  uint64_t words = 0;
+  while (r == 0) {
+    size_t idx;
+    cc_buf_t res;
+    int st;
+    r = cc_pool_iter_next(it, &idx, &res, &st, CC_FOREVER);
+    if (r < 0)
+      break;
+    if (st < 0) {
+      fprintf(stderr, "concur mine: %s: %s\n", files.paths[idx], cc_strerror(st));
+      failed++;
+      continue;
+    }
+    char *s = res.data, *end = s + res.len;
+    while (s < end) {
+      char *tab = memchr(s, '\t', (size_t)(end - s));
+      char *nl = tab ? memchr(tab, '\n', (size_t)(end - tab)) : NULL;
+      if (!nl)
+        break;
+      uint64_t c = strtoull(tab + 1, NULL, 10);
+      table_add(&total, s, (size_t)(tab - s), c);
+      words += c;
+      s = nl + 1;
+    }
+    free(res.data);
+  }
+  cc_pool_iter_free(it);
+  cc_pool_free(pool);
+  if (r != -CC_ECLOSED) {
+    fprintf(stderr, "concur mine: %s\n", cc_strerror(r));
+    return 1;
+  }
+  double secs = (double)(cc_now_ns() - t0) / 1e9;
+
+  entry_t *all = malloc((total.n ? total.n : 1) * sizeof *all);
+  size_t n = 0;
+  for (size_t i = 0; i < total.cap; i++)
+    if (total.e[i].word)
+      all[n++] = total.e[i];
+  qsort(all, n, sizeof *all, by_count);
+  double mb = (double)files.bytes / (1024.0 * 1024.0);
+  printf("mined %zu files, %.1f MB, %llu words (%zu distinct) in %.2f s on %d workers "
+         "(%.1f MB/s)%s\n",
+         files.n - failed, mb, (unsigned long long)words, n, secs,
+         workers ? workers : cc_cpu_count(), mb / secs,
+         failed ? " - some files failed" : "");
+  printf("top %d words:\n", TOP);
+  for (size_t i = 0; i < n && i < TOP; i++)
+    printf("  %2zu. %-16s %10llu\n", i + 1, all[i].word,
+           (unsigned long long)all[i].count);
+  free(all);
+  table_free(&total);
+  for (size_t i = 0; i < files.n; i++)
+    free(files.paths[i]);
+  free(files.paths);
+  free(items);
+  return failed ? 1 : 0;
+}
