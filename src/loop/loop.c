@@ -17,7 +17,7 @@
 #include "coro/annot.h"
 #include "loop/loop_int.h"
 
-_Thread_local cc_loop_t *cc__tl_loop;
+CC__TLS cc_loop_t *cc__tl_loop;
 
 #define BUDGET 256
 #define MAX_EVENTS 256
@@ -26,48 +26,9 @@ static atomic_bool signals_taken;
 
 /* ---- switching -------------------------------------------------------------- */
 
-/* Everything a context does first when it is resumed: tell the sanitizers,
- * then release the stack of a task that ended on the way here (it could
- * not free the stack it was running on). */
-static inline void after_switch(cc_loop_t *l, void *fake) {
-  CC__ASAN_FINISH(fake);
-  cc_task_t *z = l->zombie;
-  if (CC_UNLIKELY(z != NULL)) {
-    l->zombie = NULL;
-    cc__task_release(l, z);
-  }
-}
-
-/* Switches from context `from` (the running task `self`, or the loop's own
- * context when self is NULL) to task `to` (or the loop's own context). */
-static inline void switch_to(cc_loop_t *l, cc_task_t *self, cc_task_t *to, bool dying) {
-  cc__ctx_t *from = self ? &self->ctx : &l->sched_ctx;
-  void **fake = self ? &self->asan_fake : &l->sched_asan_fake;
-  (void)fake;
-  (void)dying;
-  l->current = to;
-  if (to) {
-    to->state = CC__RUNNING;
-    CC__ASAN_START(dying ? NULL : fake, to->stack->lo, to->stack->size);
-#ifdef CC__TSAN
-    __tsan_switch_to_fiber(to->tsan_fiber, 0);
-#endif
-    cc__ctx_switch(from, &to->ctx);
-  } else {
-    CC__ASAN_START(dying ? NULL : fake, l->thread_stack_lo, l->thread_stack_size);
-#ifdef CC__TSAN
-    __tsan_switch_to_fiber(l->sched_tsan_fiber, 0);
-#endif
-    cc__ctx_switch(from, &l->sched_ctx);
-  }
-  after_switch(l, *fake);
-}
-
 /* Gives a task its stack and first frame when it is about to run for the
  * first time. Returns false (and finishes the task) when it must not run. */
-static bool prepare(cc_loop_t *l, cc_task_t *t) {
-  if (CC_LIKELY(t->stack != NULL))
-    return true;
+bool cc__prepare_slow(cc_loop_t *l, cc_task_t *t) {
   if (t->cancelled) {
     cc__task_finish_unstarted(l, t, -ECANCELED);
     return false;
@@ -84,32 +45,12 @@ static bool prepare(cc_loop_t *l, cc_task_t *t) {
   return true;
 }
 
-/* The next task to run, or NULL when the loop's own context should run. */
-static inline cc_task_t *pick(cc_loop_t *l) {
-  while (l->budget && l->rq_head) {
-    l->budget--;
-    cc_task_t *t = cc__rq_pop(l);
-    if (prepare(l, t))
-      return t;
-  }
-  return NULL;
-}
-
 void cc__run_next(cc_loop_t *l, cc_task_t *self, bool dying) {
-  cc_task_t *next = pick(l);
-  if (next == self) { /* yielded with nobody else to run */
-    self->state = CC__RUNNING;
-    return;
-  }
-  switch_to(l, self, next, dying);
+  cc__run_next_inl(l, self, dying);
 }
 
 void cc__make_ready(cc_loop_t *l, cc_task_t *t, int r) {
-  if (t->timer.where)
-    cc__timers_del(&l->timers, &t->timer);
-  t->wake_result = r;
-  t->state = CC__READY;
-  cc__rq_push(l, t);
+  cc__make_ready_inl(l, t, r);
 }
 
 /* ---- inbox ------------------------------------------------------------------ */
@@ -178,12 +119,11 @@ int cc_loop_call(cc_loop_t *l, void (*fn)(void *), void *arg) {
 }
 
 void cc__wake(cc_task_t *t, uint64_t token, int result) {
+  cc__wake_inl(t, token, result);
+}
+
+void cc__wake_remote(cc_task_t *t, uint64_t token, int result) {
   cc_loop_t *l = t->loop;
-  if (CC_LIKELY(cc__tl_loop == l)) {
-    if (t->state == CC__PARKED && t->token == token)
-      cc__make_ready(l, t, result);
-    return;
-  }
   cc__msg_t m = {.kind = CC__MSG_WAKE, .result = result};
   m.u.wake.task = t;
   m.u.wake.token = token;
@@ -235,16 +175,20 @@ int cc__park(const char *what, const void *obj, int64_t deadline) {
   cc_task_t *self = l ? l->current : NULL;
   if (CC_UNLIKELY(!self))
     return -CC_ENOTCORO;
+  return cc__park_inl(l, self, what, obj, deadline);
+}
+
+int cc__park_slow(cc_loop_t *l, cc_task_t *self, int64_t deadline) {
   int64_t dl = deadline;
   if (!self->shield) {
-    if (CC_UNLIKELY(self->cancelled)) {
+    if (self->cancelled) {
       self->token++;
       return -ECANCELED;
     }
     dl = cc__dl_min(dl, self->deadline);
   }
   if (dl >= 0) {
-    if (dl <= l->now && dl <= (l->now = cc_now())) {
+    if (dl <= l->now || dl <= (l->now = cc_now())) {
       self->token++;
       return -ETIMEDOUT;
     }
@@ -253,14 +197,7 @@ int cc__park(const char *what, const void *obj, int64_t deadline) {
       return -ENOMEM;
     }
   }
-  self->wait_what = what;
-  self->wait_obj = obj;
-  self->state = CC__PARKED;
-  cc__run_next(l, self, false);
-  self->wait_what = NULL;
-  self->wait_obj = NULL;
-  self->token++;
-  return self->wake_result;
+  return 0;
 }
 
 int cc__wake_and_switch(cc_task_t *t, uint64_t token, int result) {
@@ -275,7 +212,7 @@ int cc__wake_and_switch(cc_task_t *t, uint64_t token, int result) {
   t->wake_result = result;
   self->state = CC__READY;
   cc__rq_push(l, self);
-  switch_to(l, self, t, false);
+  cc__switch_to(l, self, t, false);
   return 0;
 }
 
@@ -445,7 +382,7 @@ static void signals_read(cc_loop_t *l) {
 void cc__task_entry(void *arg) {
   cc_task_t *t = arg;
   cc_loop_t *l = t->loop;
-  after_switch(l, NULL);
+  cc__after_switch(l, NULL);
   t->started = true;
   cc__task_body(t);
   l->zombie = t;
@@ -504,9 +441,9 @@ static void scheduler(cc_loop_t *l) {
   while (!finished(l)) {
     poll_once(l, true);
     l->budget = BUDGET;
-    cc_task_t *next = pick(l);
+    cc_task_t *next = cc__pick(l);
     if (next)
-      switch_to(l, NULL, next, false);
+      cc__switch_to(l, NULL, next, false);
   }
 }
 

@@ -138,7 +138,11 @@ struct cc_loop {
   void *sched_tsan_fiber;
 };
 
-extern _Thread_local cc_loop_t *cc__tl_loop;
+/* Initial-exec TLS: one instruction to reach the loop, also from the
+ * shared library (which must therefore not be dlopen()ed late into a
+ * process that has exhausted its static TLS reserve). */
+#define CC__TLS _Thread_local __attribute__((tls_model("initial-exec")))
+extern CC__TLS cc_loop_t *cc__tl_loop;
 
 /* Run queue. */
 static inline void cc__rq_push(cc_loop_t *l, cc_task_t *t) {
@@ -172,6 +176,12 @@ static inline int64_t cc__dl_min(int64_t a, int64_t b) {
  * DONE) to the next runnable task or to the loop's own context. Returns
  * when `self` is resumed; never returns when `dying`. (loop.c) */
 void cc__run_next(cc_loop_t *l, cc_task_t *self, bool dying);
+/* First-run set-up of a task (stack, first frame); false if it must not run. */
+bool cc__prepare_slow(cc_loop_t *l, cc_task_t *t);
+/* The out-of-line part of parking: cancellation, deadlines, timer. */
+int cc__park_slow(cc_loop_t *l, cc_task_t *self, int64_t deadline);
+/* Posts a wake-up to another thread's loop. */
+void cc__wake_remote(cc_task_t *t, uint64_t token, int result);
 
 /* Task life cycle, implemented in src/task/task.c. */
 cc_task_t *cc__task_alloc(cc_loop_t *l);
@@ -192,5 +202,110 @@ void cc__group_child_done(cc_task_t *t);
 void cc__task_slabs_free(cc_loop_t *l);
 /* Makes t runnable with park result r (same loop, t PARKED). */
 void cc__make_ready(cc_loop_t *l, cc_task_t *t, int r);
+
+/* ---- the hot path, inline ------------------------------------------------ */
+
+#include "coro/annot.h"
+
+/* Everything a context does first when it is resumed: tell the sanitizers,
+ * then release the stack of a task that ended on the way here (it could
+ * not free the stack it was running on). */
+static inline void cc__after_switch(cc_loop_t *l, void *fake) {
+  CC__ASAN_FINISH(fake);
+  cc_task_t *z = l->zombie;
+  if (CC_UNLIKELY(z != NULL)) {
+    l->zombie = NULL;
+    cc__task_release(l, z);
+  }
+}
+
+/* Switches from context `from` (the running task `self`, or the loop's own
+ * context when self is NULL) to task `to` (or the loop's own context). */
+static inline void cc__switch_to(cc_loop_t *l, cc_task_t *self, cc_task_t *to, bool dying) {
+  cc__ctx_t *from = self ? &self->ctx : &l->sched_ctx;
+  void **fake = self ? &self->asan_fake : &l->sched_asan_fake;
+  (void)fake;
+  (void)dying;
+  l->current = to;
+  if (to) {
+    to->state = CC__RUNNING;
+    CC__ASAN_START(dying ? NULL : fake, to->stack->lo, to->stack->size);
+#ifdef CC__TSAN
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+    cc__ctx_switch(from, &to->ctx);
+  } else {
+    CC__ASAN_START(dying ? NULL : fake, l->thread_stack_lo, l->thread_stack_size);
+#ifdef CC__TSAN
+    __tsan_switch_to_fiber(l->sched_tsan_fiber, 0);
+#endif
+    cc__ctx_switch(from, &l->sched_ctx);
+  }
+  cc__after_switch(l, *fake);
+}
+
+/* The next task to run, or NULL when the loop's own context should run. */
+static inline cc_task_t *cc__pick(cc_loop_t *l) {
+  while (l->budget && l->rq_head) {
+    l->budget--;
+    cc_task_t *t = cc__rq_pop(l);
+    if (CC_LIKELY(t->stack != NULL) || cc__prepare_slow(l, t))
+      return t;
+  }
+  return NULL;
+}
+
+static inline void cc__run_next_inl(cc_loop_t *l, cc_task_t *self, bool dying) {
+  cc_task_t *next = cc__pick(l);
+  if (next == self) { /* yielded with nobody else to run */
+    self->state = CC__RUNNING;
+    return;
+  }
+  cc__switch_to(l, self, next, dying);
+}
+
+static inline void cc__make_ready_inl(cc_loop_t *l, cc_task_t *t, int r) {
+  if (t->timer.where)
+    cc__timers_del(&l->timers, &t->timer);
+  t->wake_result = r;
+  t->state = CC__READY;
+  cc__rq_push(l, t);
+}
+
+
+/* Same-loop wake-up inline; other threads go through the inbox. */
+static inline void cc__wake_inl(cc_task_t *t, uint64_t token, int result) {
+  cc_loop_t *l = t->loop;
+  if (CC_LIKELY(cc__tl_loop == l)) {
+    if (t->state == CC__PARKED && t->token == token)
+      cc__make_ready_inl(l, t, result);
+    return;
+  }
+  cc__wake_remote(t, token, result);
+}
+
+/* The running task, or NULL. */
+static inline cc_task_t *cc__current(void) {
+  cc_loop_t *l = cc__tl_loop;
+  return l ? l->current : NULL;
+}
+
+/* cc__park() for callers that already know the loop and the running task.
+ * The common case (no deadline, not cancelled) makes no call but the
+ * context switch itself. */
+static inline int cc__park_inl(cc_loop_t *l, cc_task_t *self, const char *what,
+                               const void *obj, int64_t deadline) {
+  if (CC_UNLIKELY(deadline >= 0 || self->deadline >= 0 || self->cancelled)) {
+    int r = cc__park_slow(l, self, deadline);
+    if (r < 0)
+      return r;
+  }
+  self->wait_what = what;
+  self->wait_obj = obj;
+  self->state = CC__PARKED;
+  cc__run_next_inl(l, self, false);
+  self->token++;
+  return self->wake_result;
+}
 
 #endif

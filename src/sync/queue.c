@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "loop/loop_int.h"
 #include "sync/sync_int.h"
 
 struct cc_queue {
@@ -63,7 +64,7 @@ static inline void *ring_pop(cc_queue_t *q) {
   return item;
 }
 
-int cc_queue_try_put(cc_queue_t *q, void *item) {
+static inline int try_put(cc_queue_t *q, void *item) {
   if (!q)
     return -EINVAL;
   if (q->closed)
@@ -71,7 +72,7 @@ int cc_queue_try_put(cc_queue_t *q, void *item) {
   cc__waiter_t *g = cc__wlist_pop(&q->getters);
   if (g) {
     g->data = item;
-    cc__wake(g->task, g->token, 0);
+    cc__wake_inl(g->task, g->token, 0);
     return 0;
   }
   if (q->count < q->cap) {
@@ -82,21 +83,22 @@ int cc_queue_try_put(cc_queue_t *q, void *item) {
 }
 
 int cc_queue_put(cc_queue_t *q, void *item) {
-  int r = cc_queue_try_put(q, item);
+  int r = try_put(q, item);
   if (r != -EAGAIN)
     return r;
-  if (!cc__self())
+  cc_loop_t *l = cc__tl_loop;
+  cc_task_t *self = l ? l->current : NULL;
+  if (!self)
     return -CC_ENOTCORO;
-  cc__waiter_t w;
-  cc__waiter_init(&w, item);
+  cc__waiter_t w = {.task = self, .token = self->token, .data = item};
   cc__wlist_push(&q->putters, &w);
-  r = cc__park("queue put", q, CC_FOREVER);
+  r = cc__park_inl(l, self, "queue put", q, CC_FOREVER);
   if (r < 0)
     cc__wlist_remove(&q->putters, &w);
   return r;
 }
 
-int cc_queue_try_get(cc_queue_t *q, void **item) {
+static inline int try_get(cc_queue_t *q, void **item) {
   if (!q)
     return -EINVAL;
   if (q->count) {
@@ -104,7 +106,7 @@ int cc_queue_try_get(cc_queue_t *q, void **item) {
     cc__waiter_t *p = cc__wlist_pop(&q->putters);
     if (p) {
       ring_push(q, p->data);
-      cc__wake(p->task, p->token, 0);
+      cc__wake_inl(p->task, p->token, 0);
     }
     if (item)
       *item = v;
@@ -114,22 +116,31 @@ int cc_queue_try_get(cc_queue_t *q, void **item) {
   if (p) {
     if (item)
       *item = p->data;
-    cc__wake(p->task, p->token, 0);
+    cc__wake_inl(p->task, p->token, 0);
     return 0;
   }
   return q->closed ? -CC_ECLOSED : -EAGAIN;
 }
 
+int cc_queue_try_put(cc_queue_t *q, void *item) {
+  return try_put(q, item);
+}
+
+int cc_queue_try_get(cc_queue_t *q, void **item) {
+  return try_get(q, item);
+}
+
 int cc_queue_get(cc_queue_t *q, void **item) {
-  int r = cc_queue_try_get(q, item);
+  int r = try_get(q, item);
   if (r != -EAGAIN)
     return r;
-  if (!cc__self())
+  cc_loop_t *l = cc__tl_loop;
+  cc_task_t *self = l ? l->current : NULL;
+  if (!self)
     return -CC_ENOTCORO;
-  cc__waiter_t w;
-  cc__waiter_init(&w, NULL);
+  cc__waiter_t w = {.task = self, .token = self->token};
   cc__wlist_push(&q->getters, &w);
-  r = cc__park("queue get", q, CC_FOREVER);
+  r = cc__park_inl(l, self, "queue get", q, CC_FOREVER);
   if (r < 0) {
     cc__wlist_remove(&q->getters, &w);
     return r;
@@ -145,9 +156,9 @@ void cc_queue_close(cc_queue_t *q) {
   q->closed = true;
   cc__waiter_t *w;
   while ((w = cc__wlist_pop(&q->putters)))
-    cc__wake(w->task, w->token, -CC_ECLOSED);
+    cc__wake_inl(w->task, w->token, -CC_ECLOSED);
   while ((w = cc__wlist_pop(&q->getters)))
-    cc__wake(w->task, w->token, -CC_ECLOSED);
+    cc__wake_inl(w->task, w->token, -CC_ECLOSED);
 }
 
 size_t cc_queue_size(const cc_queue_t *q) {
