@@ -572,3 +572,85 @@ TEST(submit_then_terminate) {
   }
   cc_pool_free(p);
 }
+
+/* ---- cancellation and Ctrl-C ------------------------------------------------------ */
+
+typedef struct {
+  cc_pool_t *pool;
+  int result;
+} cmap_t;
+
+static intptr_t long_map(void *arg) {
+  cmap_t *c = arg;
+  enum { N = 2000 };
+  static int64_t in[N], out[N];
+  cc_pool_map_opts_t mo = {.chunksize = 1};
+  c->result = cc_pool_map_records(c->pool, slow, NULL, in, 8, out, 8, N, &mo); /* ~20 s */
+  return 0;
+}
+
+static intptr_t co_cancel(void *arg) {
+  cmap_t *c = arg;
+  cc_task_t *t;
+  ASSERT_OK(cc_spawn(&t, long_map, c));
+  cc_sleep(100);
+  int64_t t0 = cc_now();
+  cc_cancel(t);
+  ASSERT_OK(cc_join(t, NULL));
+  ASSERT_LT(cc_now() - t0, 1000);
+  ASSERT_ERR(c->result, -ECANCELED);
+  return 0;
+}
+
+TEST(cancel_map_in_coroutine) {
+  cmap_t c = {0};
+  cc_pool_opts_t o = {.workers = 2};
+  ASSERT_OK(cc_pool_new(&c.pool, &o));
+  cc_test_run(co_cancel, &c);
+  /* The pool is still usable after an abandoned map. */
+  int64_t in[3] = {1, 2, 3}, out[3];
+  ASSERT_OK(cc_pool_map_records(c.pool, sq, NULL, in, 8, out, 8, 3, NULL));
+  ASSERT_EQ(out[2], 9);
+  cc_pool_free(c.pool);
+}
+
+/* Ctrl-C at a terminal sends SIGINT to the whole foreground group: the
+ * workers ignore it, the loop turns it into cancellation of the main
+ * coroutine, whose map returns -ECANCELED; freeing the pool then reaps every
+ * worker. */
+static intptr_t ctrl_c(void *arg) {
+  cc_pool_t *p = arg;
+  cc_sleep(100);
+  pid_t pids[2];
+  int n = cc_pool_worker_pids(p, pids, 2);
+  for (int i = 0; i < n; i++)
+    kill(pids[i], SIGINT);
+  kill(getpid(), SIGINT);
+  return 0;
+}
+
+static intptr_t co_ctrl_c_main(void *arg) {
+  cmap_t *c = arg;
+  cc_task_t *t;
+  ASSERT_OK(cc_spawn(&t, ctrl_c, c->pool));
+  long_map(c);
+  cc_join(t, NULL);
+  return c->result;
+}
+
+TEST(ctrl_c_stops_map) {
+  cmap_t c = {0};
+  cc_pool_opts_t o = {.workers = 2};
+  ASSERT_OK(cc_pool_new(&c.pool, &o));
+  int64_t t0 = cc_now();
+  intptr_t res = 0;
+  int r = cc_run(co_ctrl_c_main, &c, &res);
+  ASSERT_TRUE(r == -ECANCELED || res == -ECANCELED);
+  ASSERT_ERR(c.result, -ECANCELED);
+  ASSERT_LT(cc_now() - t0, 3000);
+  pid_t pids[2];
+  ASSERT_EQ(cc_pool_worker_pids(c.pool, pids, 2), 2); /* workers survived SIGINT */
+  cc_pool_free(c.pool);
+  for (int i = 0; i < 2; i++)
+    ASSERT_EQ(kill(pids[i], 0), -1);
+}
