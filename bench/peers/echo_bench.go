@@ -1,0 +1,115 @@
+// Echo benchmark, Go peer (issue 3; same line format as bench/echo_bench.c):
+// `conns` connections on loopback each send a message, wait for its echo and
+// repeat, for a bounded time; once with 64-byte and once with 16 KiB
+// messages. The server (a goroutine per connection, as net/http does) and
+// the clients run in this process; Go's scheduler spreads them over every
+// core (GOMAXPROCS).
+//
+//	go run echo_bench.go [seconds per size (default 3)] [conns (default 64)]
+//
+// Prints, per size: E echo impl=go conns=64 msg_bytes=64 msgs_per_s=... wall_s=...
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+func arg(i int, dflt int) int {
+	if len(os.Args) <= i {
+		return dflt
+	}
+	v, err := strconv.Atoi(os.Args[i])
+	if err != nil || v <= 0 {
+		fmt.Fprintf(os.Stderr, "bad argument: %s\n", os.Args[i])
+		os.Exit(2)
+	}
+	return v
+}
+
+func serve(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func(c net.Conn) {
+			defer c.Close()
+			buf := make([]byte, 64*1024)
+			for {
+				n, err := c.Read(buf)
+				if err != nil {
+					return
+				}
+				if _, err := c.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+		}(c)
+	}
+}
+
+func main() {
+	secs := arg(1, 3)
+	conns := arg(2, 64)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	go serve(ln)
+	addr := ln.Addr().String()
+	for _, size := range []int{64, 16384} {
+		var msgs, errs int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		end := start.Add(time.Duration(secs) * time.Second)
+		for i := 0; i < conns; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					atomic.AddInt64(&errs, 1)
+					return
+				}
+				defer c.Close()
+				out := make([]byte, size)
+				in := make([]byte, size)
+				for j := range out {
+					out[j] = byte('a' + j%26)
+				}
+				k := 0
+				for time.Now().Before(end) {
+					out[0] = byte(k)
+					k++
+					if _, err := c.Write(out); err != nil {
+						atomic.AddInt64(&errs, 1)
+						return
+					}
+					if _, err := io.ReadFull(c, in); err != nil || !bytes.Equal(in, out) {
+						atomic.AddInt64(&errs, 1)
+						return
+					}
+					atomic.AddInt64(&msgs, 1)
+				}
+			}()
+		}
+		wg.Wait()
+		wall := time.Since(start).Seconds()
+		if errs != 0 {
+			fmt.Fprintf(os.Stderr, "echo_bench: msg=%d: %d errors\n", size, errs)
+			os.Exit(1)
+		}
+		fmt.Printf("E echo impl=go conns=%d msg_bytes=%d msgs_per_s=%.0f wall_s=%.2f\n",
+			conns, size, float64(msgs)/wall, wall)
+	}
+	ln.Close()
+}
