@@ -86,43 +86,11 @@ int cc__net_fair(void) {
   return cc__net_fair_n(CC_NET_IO_BUDGET);
 }
 
-/* The drained hint. A read that returns less than was asked for has
- * emptied the socket, so the next read would almost surely fail with
- * EAGAIN: in a request/response exchange that is one wasted system call
- * per message on each side. After a short read we therefore wait first —
- * which costs nothing when data came meanwhile, because the loop records
- * every edge that arrives while nobody waits and cc__fd_wait() then
- * returns at once — and read after. One bit per fd below CC_HINT_FDS, per
- * thread (fds belong to the loop of their thread); a stale bit (the fd was
- * closed and its number reused) only costs one loop iteration, never a
- * lost wake-up, because registering an fd reports its current state. The
- * bit is cleared whenever anyone else waits on the fd through cc_fd_wait(),
- * since that consumes the recorded edge. */
-#define CC_HINT_FDS 65536
-static _Thread_local uint64_t drained[CC_HINT_FDS / 64];
-
-static inline bool hint_get(int fd) {
-  return (unsigned)fd < CC_HINT_FDS &&
-         (drained[(unsigned)fd / 64] >> ((unsigned)fd % 64)) & 1;
-}
-
-static inline void hint_set(int fd, bool on) {
-  if ((unsigned)fd < CC_HINT_FDS) {
-    uint64_t bit = (uint64_t)1 << ((unsigned)fd % 64);
-    if (on)
-      drained[(unsigned)fd / 64] |= bit;
-    else
-      drained[(unsigned)fd / 64] &= ~bit;
-  }
-}
-
 int cc_fd_wait(int fd, unsigned events, int64_t deadline) {
   if (fd < 0)
     return -EBADF;
-  if (events == CC_READABLE) {
-    hint_set(fd, false);
+  if (events == CC_READABLE)
     return cc__net_wait(fd, CC__READ, deadline);
-  }
   if (events == CC_WRITABLE)
     return cc__net_wait(fd, CC__WRITE, deadline);
   return -EINVAL;
@@ -140,7 +108,6 @@ int cc_fd_set_nonblocking(int fd) {
 int cc_close(int fd) {
   if (fd < 0)
     return -EBADF;
-  hint_set(fd, false);
   if (cc_loop_current() != NULL)
     cc__fd_forget(fd);
   if (close(fd) < 0 && errno != EINTR)
@@ -154,18 +121,10 @@ ssize_t cc_read(int fd, void *buf, size_t n, int64_t deadline) {
   int f = cc__net_fair();
   if (CC_UNLIKELY(f < 0))
     return f;
-  if (hint_get(fd) && n > 0 && cc__self()) {
-    hint_set(fd, false);
-    int w = cc__fd_wait(fd, CC__READ, deadline);
-    if (w < 0)
-      return w;
-  }
   for (;;) {
     ssize_t r = read(fd, buf, n);
-    if (r >= 0) {
-      hint_set(fd, r > 0 && (size_t)r < n);
+    if (r >= 0)
       return r;
-    }
     if (errno == EINTR)
       continue;
     if (errno != EAGAIN)
