@@ -51,6 +51,7 @@ cc_future_t *cc__future_alloc(int refs) {
   f->value = 0;
   f->err = 0;
   f->dtor = NULL;
+  atomic_init(&f->qnext, NULL);
   f->next = NULL;
   f->fn = NULL;
   f->arg = NULL;
@@ -254,6 +255,16 @@ static bool mark_slow(cc_future_t *f) {
 int cc_future_wait(cc_future_t *f, int64_t deadline) {
   if (cc_future_done(f))
     return 0;
+  if (!cc__self()) {
+    /* A plain thread about to block: a result due within a microsecond or
+     * so is cheaper to spin for than a futex sleep and wake-up on both
+     * sides. */
+    for (int i = 0; i < 64; i++) {
+      CC__CPU_RELAX();
+      if (cc_future_done(f))
+        return 0;
+    }
+  }
   int r = 0;
   pthread_mutex_lock(&f->mu);
   while (mark_slow(f)) {

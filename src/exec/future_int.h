@@ -32,7 +32,9 @@ struct cc_future {
   intptr_t value;
   int err;
   void (*dtor)(void *);
-  /* executor work item */
+  /* executor work item: `qnext` links it in the executor's lock-free
+   * queue, `next` in lists private to one thread */
+  _Atomic(struct cc_future *) qnext;
   struct cc_future *next;
   cc_task_fn fn;
   void *arg;

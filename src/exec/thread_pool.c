@@ -1,21 +1,29 @@
 /* The thread-pool executor (cc_executor_*), its batched map, the default
  * pool and cc_to_thread.
  *
- * One mutex `mu` guards the queue (an intrusive list of futures: a future
- * is its own work item) and the worker bookkeeping; idle workers sleep on
- * `work_cv`. Invariants:
+ * The queue is an intrusive lock-free multi-producer queue of futures (a
+ * future is its own work item; Vyukov's MPSC node queue): a submit is one
+ * atomic exchange on the tail and takes no lock. Workers pop under `mu`,
+ * which also guards the worker bookkeeping; idle workers first spin briefly
+ * watching the tail, then sleep on `work_cv`. Invariants:
+ *  - a submitter publishes its item, then (seq_cst) reads `nsleep`; a worker
+ *    going to sleep raises `nsleep` under `mu`, then (seq_cst) re-checks the
+ *    queue. One of the two sees the other, so no item waits for a worker
+ *    that sleeps; the submitter takes `mu` only when a worker sleeps or a
+ *    new worker must start;
+ *  - `gate` counts submitters between their closed-check and their push
+ *    (twice, plus bit 0 = closing): shutdown closes the gate and waits for
+ *    it to drain before it marks the executor shut down, so an item is
+ *    never pushed after the workers have decided to exit;
  *  - mu is never held while a task, a done callback or a future completion
  *    runs, so tasks and callbacks may submit more work freely;
- *  - a submit signals work_cv only when some idle worker has not already
- *    been signalled (`wakes` counts signals in flight), so a flood of
- *    submissions to busy workers costs no system call;
- *  - under a backlog a worker claims up to `batch` items per trip through
- *    the lock, never more than its fair share (queue length / workers);
+ *  - a worker claims up to `batch` items per trip through the lock;
  *  - the executor is reference-counted: the handle holds one reference and
  *    every worker thread one, so a handle freed while a worker is stuck in
  *    a task that never ends leaves that worker safe; the last one frees.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,17 +33,27 @@
 #include "concur/thread.h"
 #include "exec/future_int.h"
 
+#define SPIN_ITERS 256 /* pauses (a few microseconds), with yields */
+
+#define cpu_relax() CC__CPU_RELAX()
+
 struct cc_executor {
-  pthread_mutex_t mu;
+  /* producer side: one cache line of its own */
+  _Alignas(64) _Atomic(cc_future_t *) qtail;
+  atomic_uint gate; /* 2 x submitters in flight | 1 = closing */
+  /* written by workers, read by submitters */
+  _Alignas(64) atomic_int broken; /* initializer error, 0 if none */
+  atomic_uint nthreads;           /* worker threads alive (written under mu) */
+  atomic_uint nsleep;             /* workers asleep on work_cv (written under mu) */
+  atomic_uint nspin;              /* workers spinning for work (not asleep yet) */
+  /* consumer side, under mu */
+  _Alignas(64) pthread_mutex_t mu;
   pthread_cond_t work_cv;
-  cc_future_t *head, *tail;
-  size_t qlen;
-  unsigned nthreads; /* worker threads alive */
-  unsigned idle;     /* of which waiting on work_cv */
-  unsigned wakes;    /* signals sent to idle workers, not yet consumed */
+  cc_future_t *qhead;
+  cc_future_t stub; /* the queue's dummy node (only qnext is used) */
+  unsigned wakes;   /* signals sent to sleepers, not yet consumed */
   unsigned max_workers, batch, seq;
-  int broken; /* initializer error, 0 if none */
-  bool shutdown;
+  bool shutdown; /* gate drained: no push can happen any more */
   bool is_default;
   cc__twq_t exit_waiters; /* shutdown(wait): nthreads reaching 0 */
   int (*init)(void *);
@@ -66,11 +84,20 @@ int cc_executor_new(cc_executor_t **out, const cc_executor_opts_t *opts) {
   *out = NULL;
   if (!opts)
     opts = &dflt;
-  cc_executor_t *ex = calloc(1, sizeof *ex);
+  cc_executor_t *ex = aligned_alloc(64, (sizeof *ex + 63) & ~(size_t)63);
   if (!ex)
     return -ENOMEM;
+  memset(ex, 0, sizeof *ex);
   pthread_mutex_init(&ex->mu, NULL);
   pthread_cond_init(&ex->work_cv, NULL);
+  atomic_init(&ex->stub.qnext, NULL);
+  atomic_init(&ex->qtail, &ex->stub);
+  ex->qhead = &ex->stub;
+  atomic_init(&ex->gate, 0);
+  atomic_init(&ex->broken, 0);
+  atomic_init(&ex->nthreads, 0);
+  atomic_init(&ex->nsleep, 0);
+  atomic_init(&ex->nspin, 0);
   ex->max_workers = opts->max_workers ? opts->max_workers : ncpus();
   ex->batch = opts->batch ? opts->batch : 16;
   ex->init = opts->initializer;
@@ -82,34 +109,79 @@ int cc_executor_new(cc_executor_t **out, const cc_executor_opts_t *opts) {
   return 0;
 }
 
+/* ---- the queue ----------------------------------------------------------------- */
+
+/* Appends the chain first..last (linked by qnext, last's qnext NULL). Any
+ * thread, no lock. */
+static void q_push_chain(cc_executor_t *ex, cc_future_t *first, cc_future_t *last) {
+  atomic_store_explicit(&last->qnext, NULL, memory_order_relaxed);
+  cc_future_t *prev = atomic_exchange_explicit(&ex->qtail, last, memory_order_acq_rel);
+  atomic_store_explicit(&prev->qnext, first, memory_order_release);
+}
+
+/* Takes the oldest item, or NULL if there is none (or the newest push is
+ * half done: its submitter wakes a sleeper once it is complete). mu held. */
+static cc_future_t *q_pop(cc_executor_t *ex) {
+  cc_future_t *head = ex->qhead;
+  cc_future_t *next = atomic_load_explicit(&head->qnext, memory_order_acquire);
+  if (head == &ex->stub) {
+    if (!next)
+      return NULL;
+    ex->qhead = head = next;
+    next = atomic_load_explicit(&head->qnext, memory_order_acquire);
+  }
+  if (next) {
+    ex->qhead = next;
+    return head;
+  }
+  if (atomic_load_explicit(&ex->qtail, memory_order_acquire) != head)
+    return NULL; /* a push is between its exchange and its link */
+  q_push_chain(ex, &ex->stub, &ex->stub);
+  next = atomic_load_explicit(&head->qnext, memory_order_acquire);
+  if (next) {
+    ex->qhead = next;
+    return head;
+  }
+  return NULL;
+}
+
+/* True unless the queue is certainly empty. mu held. */
+static bool q_maybe_nonempty(cc_executor_t *ex) {
+  return ex->qhead != &ex->stub ||
+         atomic_load_explicit(&ex->qtail, memory_order_seq_cst) != &ex->stub;
+}
+
+/* Pops every item into a private list (linked by next). mu held. */
+static cc_future_t *q_take_all(cc_executor_t *ex) {
+  cc_future_t *first = NULL, **tail = &first, *f;
+  while ((f = q_pop(ex))) {
+    f->next = NULL;
+    *tail = f;
+    tail = &f->next;
+  }
+  return first;
+}
+
 /* ---- workers ---------------------------------------------------------------- */
 
-static void run_item(cc_future_t *f) {
-  if (cc_future_set_running(f) == 0)
-    cc__future_finish(f, f->fn(f->arg));
+static void run_item(cc_executor_t *ex, cc_future_t *f) {
+  if (cc_future_set_running(f) == 0) {
+    int broken = atomic_load_explicit(&ex->broken, memory_order_relaxed);
+    cc__future_finish(f, broken ? broken : f->fn(f->arg));
+  }
   /* else: cancelled while queued; it never runs. */
   cc_future_unref(f); /* the executor's reference */
 }
 
-/* Fails every future of `list` with `err` (or cancels it if err is
- * -ECANCELED) and drops the executor's references. No lock held. */
-static void fail_list(cc_future_t *list, int err) {
+/* Cancels every future of `list` and drops the executor's references. No
+ * lock held. */
+static void cancel_list(cc_future_t *list) {
   while (list) {
     cc_future_t *n = list->next;
-    if (err == -ECANCELED || cc_future_set_running(list) < 0)
-      cc_future_cancel(list);
-    else
-      cc__future_finish(list, err);
+    cc_future_cancel(list);
     cc_future_unref(list);
     list = n;
   }
-}
-
-static cc_future_t *take_all(cc_executor_t *ex) {
-  cc_future_t *list = ex->head;
-  ex->head = ex->tail = NULL;
-  ex->qlen = 0;
-  return list;
 }
 
 static intptr_t worker_main(void *p) {
@@ -118,58 +190,71 @@ static intptr_t worker_main(void *p) {
   if (ex->init) {
     int r = ex->init(ex->initargs);
     if (r < 0) {
-      pthread_mutex_lock(&ex->mu);
-      if (!ex->broken)
-        ex->broken = r;
-      cc_future_t *list = take_all(ex);
-      pthread_cond_broadcast(&ex->work_cv);
-      pthread_mutex_unlock(&ex->mu);
-      fail_list(list, r);
+      /* A broken pool fails every task, queued or submitted later. */
+      int zero = 0;
+      atomic_compare_exchange_strong(&ex->broken, &zero, r);
     }
   }
   pthread_mutex_lock(&ex->mu);
   for (;;) {
-    while (!ex->head && !ex->shutdown && !ex->broken) {
-      ex->idle++;
-      pthread_cond_wait(&ex->work_cv, &ex->mu);
-      ex->idle--;
-      if (ex->wakes)
-        ex->wakes--;
+    cc_future_t *first = NULL, **tail = &first, *f;
+    unsigned k = 0;
+    while (k < ex->batch && (f = q_pop(ex))) {
+      f->next = NULL;
+      *tail = f;
+      tail = &f->next;
+      k++;
     }
-    if (!ex->head || ex->broken)
+    if (k) {
+      /* Sleepers while work remains: pass a wake on. */
+      if (atomic_load_explicit(&ex->nsleep, memory_order_relaxed) > ex->wakes &&
+          q_maybe_nonempty(ex)) {
+        ex->wakes++;
+        pthread_cond_signal(&ex->work_cv);
+      }
+      pthread_mutex_unlock(&ex->mu);
+      while (first) {
+        cc_future_t *n = first->next;
+        run_item(ex, first);
+        first = n;
+      }
+      pthread_mutex_lock(&ex->mu);
+      continue;
+    }
+    if (ex->shutdown && !q_maybe_nonempty(ex))
       break;
-    /* Claim a batch: at most `batch`, at most a fair share of the backlog. */
-    size_t k = ex->qlen / (ex->nthreads ? ex->nthreads : 1);
-    if (k > ex->batch)
-      k = ex->batch;
-    if (k == 0)
-      k = 1;
-    cc_future_t *first = ex->head, *last = first;
-    size_t taken = 1;
-    while (taken < k && last->next) {
-      last = last->next;
-      taken++;
+    if (!ex->shutdown) {
+      /* Spin a little before sleeping: a submitter that finds nobody asleep
+       * needs no system call, which is what keeps floods of tiny tasks
+       * cheap. */
+      cc_future_t *t0 = atomic_load_explicit(&ex->qtail, memory_order_relaxed);
+      atomic_fetch_add_explicit(&ex->nspin, 1, memory_order_relaxed);
+      pthread_mutex_unlock(&ex->mu);
+      for (int i = 0; i < SPIN_ITERS; i++) {
+        if (atomic_load_explicit(&ex->qtail, memory_order_relaxed) != t0)
+          break;
+        cpu_relax();
+        if ((i & 31) == 31)
+          sched_yield();
+      }
+      pthread_mutex_lock(&ex->mu);
+      atomic_fetch_sub_explicit(&ex->nspin, 1, memory_order_relaxed);
+      if (q_maybe_nonempty(ex))
+        continue;
     }
-    ex->head = last->next;
-    if (!ex->head)
-      ex->tail = NULL;
-    ex->qlen -= taken;
-    last->next = NULL;
-    /* Others may be idle while work remains: pass the wake on. */
-    if (ex->head && ex->idle > ex->wakes) {
-      ex->wakes++;
-      pthread_cond_signal(&ex->work_cv);
-    }
-    pthread_mutex_unlock(&ex->mu);
-    while (first) {
-      cc_future_t *n = first->next;
-      run_item(first);
-      first = n;
-    }
-    pthread_mutex_lock(&ex->mu);
+    atomic_store_explicit(&ex->nsleep, atomic_load(&ex->nsleep) + 1,
+                          memory_order_seq_cst);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!ex->shutdown && !q_maybe_nonempty(ex))
+      pthread_cond_wait(&ex->work_cv, &ex->mu);
+    atomic_store_explicit(&ex->nsleep, atomic_load(&ex->nsleep) - 1,
+                          memory_order_relaxed);
+    if (ex->wakes)
+      ex->wakes--;
   }
-  ex->nthreads--;
-  if (ex->nthreads == 0)
+  unsigned left = atomic_load(&ex->nthreads) - 1;
+  atomic_store(&ex->nthreads, left);
+  if (left == 0)
     cc__tw_broadcast(&ex->exit_waiters, 0);
   pthread_mutex_unlock(&ex->mu);
   worker_of = NULL;
@@ -183,35 +268,61 @@ static int spawn_worker(cc_executor_t *ex) {
   snprintf(name, sizeof name, "%s-%u", ex->prefix, ++ex->seq);
   cc_thread_opts_t o = {.name = name, .detached = true, .block_signals = true};
   atomic_fetch_add_explicit(&ex->refs, 1, memory_order_relaxed);
-  ex->nthreads++;
+  atomic_store(&ex->nthreads, atomic_load(&ex->nthreads) + 1);
   int r = cc_thread_start(NULL, worker_main, ex, &o);
   if (r < 0) {
-    ex->nthreads--;
+    atomic_store(&ex->nthreads, atomic_load(&ex->nthreads) - 1);
     atomic_fetch_sub_explicit(&ex->refs, 1, memory_order_relaxed);
   }
   return r;
 }
 
-/* Makes sure `n` newly queued items will be picked up: wakes idle workers,
- * else starts new ones up to max_workers. ex->mu held. Fails only if no
- * worker exists at all and none could be started. */
+/* After pushing `n` items: wakes sleepers, or starts workers up to
+ * max_workers when none is free. Lock-free unless either is needed. Fails
+ * only if no worker exists at all and none could be started. */
 static int kick(cc_executor_t *ex, size_t n) {
-  while (n > 0 && ex->idle > ex->wakes) {
+  atomic_thread_fence(memory_order_seq_cst); /* pairs with the sleeper's */
+  if (atomic_load_explicit(&ex->nsleep, memory_order_relaxed) == 0 &&
+      (atomic_load_explicit(&ex->nspin, memory_order_relaxed) >= n ||
+       atomic_load_explicit(&ex->nthreads, memory_order_relaxed) >= ex->max_workers))
+    return 0; /* the common case: no lock, no system call */
+  int r = 0;
+  pthread_mutex_lock(&ex->mu);
+  while (n > 0 && atomic_load(&ex->nsleep) > ex->wakes) {
     ex->wakes++;
     pthread_cond_signal(&ex->work_cv);
     n--;
   }
-  while (n > 0 && ex->nthreads < ex->max_workers) {
-    int r = spawn_worker(ex);
-    if (r < 0)
-      return ex->nthreads ? 0 : r;
+  /* Spinning workers take some; start workers for the rest. */
+  unsigned spin = atomic_load(&ex->nspin);
+  n = n > spin ? n - spin : 0;
+  while (n > 0 && atomic_load(&ex->nthreads) < ex->max_workers) {
+    r = spawn_worker(ex);
+    if (r < 0) {
+      r = atomic_load(&ex->nthreads) ? 0 : r;
+      break;
+    }
     n--;
+  }
+  pthread_mutex_unlock(&ex->mu);
+  return r;
+}
+
+/* Enters the submit gate: 0, or the error that refuses new work. */
+static int gate_enter(cc_executor_t *ex) {
+  int b = atomic_load_explicit(&ex->broken, memory_order_relaxed);
+  if (b)
+    return b;
+  unsigned g = atomic_fetch_add_explicit(&ex->gate, 2, memory_order_acq_rel);
+  if (g & 1) {
+    atomic_fetch_sub_explicit(&ex->gate, 2, memory_order_release);
+    return -CC_ECLOSED;
   }
   return 0;
 }
 
-static int closed_err(const cc_executor_t *ex) {
-  return ex->broken ? ex->broken : ex->shutdown ? -CC_ECLOSED : 0;
+static void gate_leave(cc_executor_t *ex) {
+  atomic_fetch_sub_explicit(&ex->gate, 2, memory_order_release);
 }
 
 int cc_executor_submit(cc_executor_t *ex, cc_task_fn fn, void *arg, cc_future_t **out) {
@@ -219,30 +330,24 @@ int cc_executor_submit(cc_executor_t *ex, cc_task_fn fn, void *arg, cc_future_t 
     *out = NULL;
   if (!ex || !fn)
     return -EINVAL;
+  int r = gate_enter(ex);
+  if (r < 0)
+    return r;
   cc_future_t *f = cc__future_alloc(out ? 2 : 1);
-  if (!f)
+  if (!f) {
+    gate_leave(ex);
     return -ENOMEM;
+  }
   f->fn = fn;
   f->arg = arg;
-  pthread_mutex_lock(&ex->mu);
-  int r = closed_err(ex);
-  if (r == 0) {
-    if (ex->tail)
-      ex->tail->next = f;
-    else
-      ex->head = f;
-    ex->tail = f;
-    ex->qlen++;
-    r = kick(ex, 1);
-    if (r < 0) { /* no worker at all: take it back */
-      ex->head = ex->tail = NULL;
-      ex->qlen = 0;
-    }
-  }
-  pthread_mutex_unlock(&ex->mu);
+  q_push_chain(ex, f, f);
+  r = kick(ex, 1);
+  gate_leave(ex);
   if (r < 0) {
-    atomic_store(&f->refs, 1);
-    cc_future_unref(f);
+    /* No worker at all and none could start: nobody will run it. */
+    if (out)
+      cc_future_unref(f); /* as if never handed out */
+    cc_future_cancel(f);
     return r;
   }
   if (out)
@@ -255,19 +360,24 @@ int cc_executor_submit(cc_executor_t *ex, cc_task_fn fn, void *arg, cc_future_t 
 int cc_executor_shutdown(cc_executor_t *ex, bool wait, bool cancel_futures) {
   if (!ex)
     return -EINVAL;
+  atomic_fetch_or_explicit(&ex->gate, 1, memory_order_acq_rel);
+  /* Submitters already past the gate finish their push in a few
+   * instructions. */
+  while (atomic_load_explicit(&ex->gate, memory_order_acquire) > 1)
+    sched_yield();
   pthread_mutex_lock(&ex->mu);
   ex->shutdown = true;
-  cc_future_t *list = cancel_futures ? take_all(ex) : NULL;
+  cc_future_t *list = cancel_futures ? q_take_all(ex) : NULL;
   pthread_cond_broadcast(&ex->work_cv);
   pthread_mutex_unlock(&ex->mu);
-  fail_list(list, -ECANCELED);
+  cancel_list(list);
   if (!wait)
     return 0;
   if (worker_of == ex)
     return -EDEADLK;
   int r = 0;
   pthread_mutex_lock(&ex->mu);
-  while (ex->nthreads > 0) {
+  while (atomic_load(&ex->nthreads) > 0) {
     cc__tw_t w;
     r = cc__tw_wait(&ex->exit_waiters, &ex->mu, &w, "executor shutdown", ex, CC_FOREVER,
                     0);
@@ -283,20 +393,19 @@ int cc_executor_free(cc_executor_t *ex) {
     return 0;
   if (ex->is_default)
     return -EINVAL;
-  pthread_mutex_lock(&ex->mu);
-  bool was_shut = ex->shutdown;
-  pthread_mutex_unlock(&ex->mu);
+  bool was_shut = atomic_load(&ex->gate) & 1;
   if (!was_shut)
     cc_executor_shutdown(ex, worker_of != ex, false);
+  else if (!ex->shutdown) {
+    /* Left a racing shutdown to finish its own bookkeeping. */
+    cc_executor_shutdown(ex, false, false);
+  }
   ex_unref(ex);
   return 0;
 }
 
 unsigned cc_executor_workers(cc_executor_t *ex) {
-  pthread_mutex_lock(&ex->mu);
-  unsigned n = ex->nthreads;
-  pthread_mutex_unlock(&ex->mu);
-  return n;
+  return atomic_load(&ex->nthreads);
 }
 
 unsigned cc_executor_max_workers(cc_executor_t *ex) {
@@ -304,8 +413,13 @@ unsigned cc_executor_max_workers(cc_executor_t *ex) {
 }
 
 size_t cc_executor_pending(cc_executor_t *ex) {
+  /* Walks the queue: O(n), for diagnostics and tests. */
   pthread_mutex_lock(&ex->mu);
-  size_t n = ex->qlen;
+  size_t n = 0;
+  for (cc_future_t *f = ex->qhead; f;
+       f = atomic_load_explicit(&f->qnext, memory_order_acquire))
+    if (f != &ex->stub)
+      n++;
   pthread_mutex_unlock(&ex->mu);
   return n;
 }
@@ -435,33 +549,26 @@ int cc_executor_map(cc_executor_t *ex, cc_task_fn fn, void *const *args, size_t 
     ch->f->fn = map_chunk_run;
     ch->f->arg = ch;
     cc_future_add_done_callback(ch->f, map_chunk_done, ch); /* inline slot */
-    if (i)
-      c->chunks[i - 1].f->next = ch->f;
   }
   atomic_init(&c->refs, (int)nchunks + 1);
   c->remaining = nchunks;
 
-  pthread_mutex_lock(&ex->mu);
-  r = closed_err(ex);
-  if (r == 0) {
-    if (ex->tail)
-      ex->tail->next = c->chunks[0].f;
-    else
-      ex->head = c->chunks[0].f;
-    ex->tail = c->chunks[nchunks - 1].f;
-    ex->qlen += nchunks;
-    r = kick(ex, nchunks);
-    if (r < 0) {
-      ex->head = ex->tail = NULL;
-      ex->qlen = 0;
-    }
-  }
-  pthread_mutex_unlock(&ex->mu);
-  if (r < 0) {
-    atomic_store(&c->refs, 1);
-    for (size_t i = 0; i < nchunks; i++)
-      atomic_store(&c->chunks[i].f->refs, 1);
+  r = gate_enter(ex);
+  if (r < 0)
     goto fail;
+  for (size_t i = 1; i < nchunks; i++)
+    atomic_store_explicit(&c->chunks[i - 1].f->qnext, c->chunks[i].f,
+                          memory_order_relaxed);
+  q_push_chain(ex, c->chunks[0].f, c->chunks[nchunks - 1].f);
+  r = kick(ex, nchunks);
+  gate_leave(ex);
+  if (r < 0) {
+    /* No worker could start: cancel the chunks (their callbacks count them
+     * off) and report the error. */
+    for (size_t i = 0; i < nchunks; i++)
+      cc_future_cancel(c->chunks[i].f);
+    map_unref(c);
+    return r;
   }
 
   pthread_mutex_lock(&c->mu);

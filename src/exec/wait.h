@@ -43,6 +43,14 @@ typedef struct cc__twq {
   size_t n;
 } cc__twq_t;
 
+#if defined(__x86_64__) || defined(__i386__)
+#define CC__CPU_RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define CC__CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define CC__CPU_RELAX() ((void)0)
+#endif
+
 /* Flags for cc__tw_wait(). */
 #define CC__TW_SHIELD                                                                    \
   1u /* with deadline CC_FOREVER: a coroutine waits                                      \
