@@ -4,7 +4,8 @@
  *
  *   w5b_pmap_cpu [ITEMS]     (default 64)
  *
- * Line 1: concur's pool (started before the clock, chunking automatic).
+ * Line 1: concur's pool (started before the clock, chunking automatic);
+ * vs_fork_pipes_2 is its 2-worker time over the hand-written one's.
  * Line 2 (impl=fork-pipes): the same work by hand, the floor the pool is
  * held to: fork one child per worker, each takes every k-th item and
  * writes its counts down its own pipe; the clock includes the forks. */
@@ -110,18 +111,29 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < n; i++)
     in[i] = LIMIT;
 
-  double c1 = pool_run(1, in, out, n);
-  if (check(out, n))
-    return 1;
-  double c2 = pool_run(2, in, out, n);
-  if (check(out, n))
-    return 1;
-  double f1 = fork_pipes_run(1, in, out, n);
-  if (check(out, n))
-    return 1;
-  double f2 = fork_pipes_run(2, in, out, n);
-  if (check(out, n))
-    return 1;
+  /* The machine is shared and noisy: each figure is the best of ROUNDS
+   * runs, and the runs of concur and of fork+pipes are interleaved so that a
+   * burst of load hits both alike. */
+  enum { ROUNDS = 3 };
+  double c1 = 1e9, c2 = 1e9, f1 = 1e9, f2 = 1e9, t;
+  for (int round = 0; round < ROUNDS; round++) {
+    if ((t = pool_run(1, in, out, n)) < c1)
+      c1 = t;
+    if (check(out, n))
+      return 1;
+    if ((t = fork_pipes_run(1, in, out, n)) < f1)
+      f1 = t;
+    if (check(out, n))
+      return 1;
+    if ((t = pool_run(2, in, out, n)) < c2)
+      c2 = t;
+    if (check(out, n))
+      return 1;
+    if ((t = fork_pipes_run(2, in, out, n)) < f2)
+      f2 = t;
+    if (check(out, n))
+      return 1;
+  }
   printf("W5b pmap-cpu impl=concur items=%zu wall_s_1=%.3f wall_s_2=%.3f speedup=%.2f "
          "vs_fork_pipes_2=%.3f\n",
          n, c1, c2, c1 / c2, c2 / f2);

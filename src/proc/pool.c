@@ -75,7 +75,7 @@
 
 /* ---- shared layout ------------------------------------------------------- */
 
-enum { SLOT_FREE = 0, SLOT_READY, SLOT_RUNNING, SLOT_DONE };
+enum { SLOT_FREE = 0, SLOT_READY, SLOT_RUNNING, SLOT_DONE, SLOT_STOP };
 enum { KIND_REC = 1, KIND_BYTES };
 
 /* Most items in one bytes chunk; fixes the size of the per-chunk tables. */
@@ -517,7 +517,7 @@ static _Noreturn void worker_main(cc_pool_t *p, int wi) {
     uint32_t st;
     int spins = 0;
     while ((st = atomic_load_explicit(&s->state, memory_order_acquire)) != SLOT_READY) {
-      if (atomic_load_explicit(&ws->stop, memory_order_relaxed))
+      if (st == SLOT_STOP || atomic_load_explicit(&ws->stop, memory_order_relaxed))
         _exit(0);
       if (spins++ < 200) {
         cpu_relax();
@@ -525,7 +525,7 @@ static _Noreturn void worker_main(cc_pool_t *p, int wi) {
       }
       atomic_store(&ws->sleeping, 1);
       st = atomic_load(&s->state);
-      if (st != SLOT_READY && !atomic_load(&ws->stop))
+      if (st != SLOT_READY && st != SLOT_STOP && !atomic_load(&ws->stop))
         futex_wait(&s->state, st);
       atomic_store(&ws->sleeping, 0);
     }
@@ -1012,10 +1012,14 @@ static void complete_futures(cc_pool_t *p, job_t *fin) {
 }
 
 static void stop_workers(cc_pool_t *p) {
+  /* STOP in both slots: a worker waiting on either sees its futex word
+   * change, so no wake-up can be lost between its check and its sleep. */
   for (int wi = 0; wi < p->nworkers; wi++) {
     atomic_store(&p->ws[wi].stop, 1);
-    futex_wake(&p->ws[wi].slot[0].state);
-    futex_wake(&p->ws[wi].slot[1].state);
+    for (int k = 0; k < 2; k++) {
+      atomic_store(&p->ws[wi].slot[k].state, SLOT_STOP);
+      futex_wake(&p->ws[wi].slot[k].state);
+    }
   }
   /* A worker busy with an item gets a moment, then SIGKILL. */
   int64_t until = cc_now() + 200;

@@ -654,3 +654,50 @@ TEST(ctrl_c_stops_map) {
   for (int i = 0; i < 2; i++)
     ASSERT_EQ(kill(pids[i], 0), -1);
 }
+
+/* ---- several callers at once --------------------------------------------------------
+ */
+
+typedef struct {
+  cc_pool_t *pool;
+  int64_t base;
+  int ok;
+} mt_arg_t;
+
+static void *mt_map(void *arg) {
+  mt_arg_t *a = arg;
+  enum { N = 50000 };
+  int64_t *in = malloc(N * sizeof *in), *out = malloc(N * sizeof *out);
+  a->ok = 1;
+  for (int round = 0; round < 5; round++) {
+    for (int i = 0; i < N; i++)
+      in[i] = a->base + i + round;
+    if (cc_pool_map_records(a->pool, sq, NULL, in, 8, out, 8, N, NULL) != 0)
+      a->ok = 0;
+    for (int i = 0; i < N; i++)
+      if (out[i] != in[i] * in[i])
+        a->ok = 0;
+  }
+  free(in);
+  free(out);
+  return NULL;
+}
+
+TEST(maps_from_several_threads) {
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 2};
+  ASSERT_OK(cc_pool_new(&p, &o));
+  pthread_t th[3];
+  mt_arg_t a[3];
+  for (int i = 0; i < 3; i++) {
+    a[i] = (mt_arg_t){p, (int64_t)i * 1000000, 0};
+    pthread_create(&th[i], NULL, mt_map, &a[i]);
+  }
+  for (int i = 0; i < 3; i++) {
+    pthread_join(th[i], NULL);
+    ASSERT_TRUE(a[i].ok);
+  }
+  int64_t t0 = cc_now();
+  cc_pool_free(p);
+  ASSERT_LT(cc_now() - t0, 150); /* idle workers stop at once */
+}
