@@ -115,8 +115,10 @@ CC_EXTERN int cc_pool_worker_pids(cc_pool_t *pool, pid_t *pids, int cap);
 /** Maps fn over n fixed-size records (Pool.map for arrays of structs):
  *  out + i*out_size receives fn's output for in + i*in_size, in order.
  *  `in` and `out` are the caller's memory (any memory: the pool copies
- *  through its shared rings) and must not overlap. The records of failed
- *  items are left unwritten. Returns 0 if every item succeeded; otherwise
+ *  through its shared rings) and must not overlap. The output records of
+ *  failed items are unspecified, and so is `out` after a map that returns
+ *  -ETIMEDOUT/-ECANCELED/-CC_ECLOSED (it is no longer written once the call
+ *  has returned). Returns 0 if every item succeeded; otherwise
  *  every other item is still completed and the error of the lowest failed
  *  index is returned (the item's own error, -CC_EWORKER if its worker
  *  died, -ETIMEDOUT if it ran past opts.item_timeout_ms); that index is
@@ -200,9 +202,10 @@ CC_EXTERN int cc_pool_join(cc_pool_t *pool, int64_t deadline);
 CC_EXTERN void cc_pool_terminate(cc_pool_t *pool);
 
 /** Shuts the pool down and frees it: pending work is abandoned, workers are
- *  asked to exit, killed if they do not within a moment, and reaped; the
- *  shared memory is unmapped. No waiting call may be in progress. NULL is
- *  ignored. Blocks briefly; never suspends. */
+ *  asked to exit, killed if they do not within 200 ms, and reaped; the
+ *  shared memory is unmapped. No waiting call may be in progress, and every
+ *  iterator must have been freed. NULL is ignored. Blocks briefly; never
+ *  suspends. */
 CC_EXTERN void cc_pool_free(cc_pool_t *pool);
 
 CC_END_DECLS

@@ -5,7 +5,9 @@
  * parent's image, with a copy of the parent's memory as it was at the call
  * (Python's 'fork' start method). The child must not use the parent's event
  * loop or call functions that may suspend; it should do its work with plain
- * calls and return an exit code. Before forking, every stdio stream is
+ * calls and return an exit code. The pipe, queue and shared memory calls
+ * below do work in a child (there they block). A child inherits every file
+ * descriptor of the parent, as with Python's fork. Before forking, every stdio stream is
  * flushed so that buffered output is not written twice.
  *
  * Unless opts.keep_on_parent_exit is set, a child is killed (SIGKILL) when
