@@ -192,7 +192,8 @@ CC_EXTERN int cc_listen_addr(const cc_addr_t *addr, const cc_listen_opts_t *opts
  *  code. Never suspends. */
 CC_EXTERN int cc_unix_listen(const char *path, const cc_listen_opts_t *opts);
 
-/** Accepts one connection on the listening socket `lfd`, waiting for one if
+/** Accepts one connection on the listening socket `lfd` (TCP or Unix-domain),
+ *  waiting for one if
  *  none is pending. Successive calls drain a burst of pending connections
  *  with one accept4(2) each and no waiting. Returns the new connection's fd
  *  (non-blocking, close-on-exec, TCP_NODELAY for TCP; the caller owns it)

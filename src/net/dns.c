@@ -198,7 +198,7 @@ int cc_resolve(const char *host, int port, int family, cc_addr_t *out, size_t ma
   pthread_attr_destroy(&attr);
   if (pe != 0) {
     free(req);
-    return pe == EAGAIN ? -EAGAIN : -pe;
+    return pe == EAGAIN ? -ENOMEM : -pe; /* EAGAIN: out of threads */
   }
 
   pthread_mutex_lock(&req_lock);

@@ -3,7 +3,9 @@
 find_package(OpenSSL REQUIRED)
 list(APPEND CC_SOURCES
   ${PROJECT_SOURCE_DIR}/src/net/io.c
+  ${PROJECT_SOURCE_DIR}/src/net/addr.c
   ${PROJECT_SOURCE_DIR}/src/net/tcp.c
+  ${PROJECT_SOURCE_DIR}/src/net/unix.c
   ${PROJECT_SOURCE_DIR}/src/net/dns.c
   ${PROJECT_SOURCE_DIR}/src/net/stream.c
   ${PROJECT_SOURCE_DIR}/src/net/tls.c

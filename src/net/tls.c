@@ -10,6 +10,7 @@
  * error queue, which is cleared before each call so that stale entries from
  * other connections of the thread never leak into a result.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -374,6 +375,13 @@ static int handshake(cc_stream_t **out, int fd, cc_tls_ctx_t *ctx, const char *n
     SSL_set_connect_state(t->ssl);
     if (name && *name) {
       cc_addr_t tmp;
+      char bare[INET6_ADDRSTRLEN + 1];
+      size_t nl = strlen(name);
+      if (name[0] == '[' && nl >= 2 && name[nl - 1] == ']' && nl - 2 < sizeof bare) {
+        memcpy(bare, name + 1, nl - 2); /* "[::1]" -> "::1" */
+        bare[nl - 2] = '\0';
+        name = bare;
+      }
       bool is_ip = cc_addr_ip(&tmp, name, 0) == 0;
       int ok;
       if (is_ip) {

@@ -665,3 +665,51 @@ static intptr_t fairness_main(void *arg) {
 TEST(fairness_under_flood) {
   cc_test_run(fairness_main, NULL);
 }
+
+/* ---- listen options
+ * ---------------------------------------------------------------------- */
+
+static intptr_t listen_opts_main(void *arg) {
+  /* NULL host: every address, dual-stack where IPv6 exists. */
+  int lfd = cc_tcp_listen(NULL, 0, NULL);
+  ASSERT_GE(lfd, 0);
+  cc_addr_t la;
+  cc_sock_local_addr(lfd, &la);
+  int port = cc_addr_port(&la);
+  int fd = cc_tcp_connect("127.0.0.1", port, cc_deadline_in(1000));
+  ASSERT_GE(fd, 0);
+  int s = cc_tcp_accept(lfd, NULL, cc_deadline_in(1000));
+  ASSERT_GE(s, 0);
+  cc_close(s);
+  cc_close(fd);
+  if (la.u.sa.sa_family == AF_INET6) {
+    fd = cc_tcp_connect("::1", port, cc_deadline_in(1000));
+    ASSERT_GE(fd, 0);
+    cc_addr_t peer;
+    s = cc_tcp_accept(lfd, &peer, cc_deadline_in(1000));
+    ASSERT_GE(s, 0);
+    ASSERT_EQ(peer.u.sa.sa_family, AF_INET6);
+    cc_close(s);
+    cc_close(fd);
+  }
+  cc_close(lfd);
+
+  /* SO_REUSEPORT: two listeners share a port only when both ask for it. */
+  cc_listen_opts_t rp = {.reuseport = true};
+  int l1 = cc_tcp_listen("127.0.0.1", 0, &rp);
+  ASSERT_GE(l1, 0);
+  cc_sock_local_addr(l1, &la);
+  port = cc_addr_port(&la);
+  int l2 = cc_tcp_listen("127.0.0.1", port, &rp);
+  ASSERT_GE(l2, 0);
+  ASSERT_ERR(cc_tcp_listen("127.0.0.1", port, NULL), -EADDRINUSE);
+  cc_close(l1);
+  cc_close(l2);
+  ASSERT_ERR(cc_tcp_listen("127.0.0.1", 70000, NULL), -EINVAL);
+  ASSERT_ERR(cc_tcp_listen("no.such.host.invalid", 0, NULL), -CC_ERESOLVE);
+  return 0;
+}
+
+TEST(listen_dual_stack_and_reuseport) {
+  cc_test_run(listen_opts_main, NULL);
+}

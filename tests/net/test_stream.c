@@ -418,3 +418,62 @@ static intptr_t serve_stop_main(void *arg) {
 TEST(serve_stop_closes_connections) {
   cc_test_run(serve_stop_main, NULL);
 }
+
+/* max_conns: at the limit, further connections wait in the kernel's queue
+ * until a handler finishes. */
+static intptr_t hold_handler(cc_stream_t *s, void *arg) {
+  int *active = arg;
+  (*active)++;
+  char line[64];
+  ssize_t n = cc_stream_read_line(s, line, sizeof line, cc_deadline_in(5000));
+  if (n > 0) {
+    cc_stream_write(s, line, (size_t)n, CC_FOREVER);
+    cc_stream_flush(s, cc_deadline_in(1000));
+  }
+  (*active)--;
+  return 0;
+}
+
+typedef struct {
+  int port, active;
+} limit_t;
+
+static intptr_t limited_server(void *arg) {
+  limit_t *l = arg;
+  int lfd = listen_local(&l->port);
+  cc_serve_opts_t o = {.max_conns = 2};
+  int r = cc_serve(lfd, hold_handler, &l->active, &o);
+  cc_close(lfd);
+  return r == -ECANCELED ? 0 : r;
+}
+
+static intptr_t max_conns_main(void *arg) {
+  limit_t l = {0};
+  cc_task_t *srv;
+  ASSERT_OK(cc_spawn(&srv, limited_server, &l));
+  while (l.port == 0)
+    cc_sleep(1);
+  int fds[3];
+  for (int i = 0; i < 3; i++)
+    fds[i] = cc_tcp_connect("127.0.0.1", l.port, cc_deadline_in(1000));
+  cc_sleep(30);
+  ASSERT_EQ(l.active, 2); /* the third waits */
+  ASSERT_EQ(cc_write(fds[0], "a\n", 2, CC_FOREVER), 2);
+  char buf[8];
+  ASSERT_EQ(cc_read_full(fds[0], buf, 2, cc_deadline_in(1000)), 2);
+  cc_sleep(30);
+  ASSERT_EQ(l.active, 2); /* the first finished, the third started */
+  for (int i = 1; i < 3; i++) {
+    ASSERT_EQ(cc_write(fds[i], "b\n", 2, CC_FOREVER), 2);
+    ASSERT_EQ(cc_read_full(fds[i], buf, 2, cc_deadline_in(1000)), 2);
+  }
+  for (int i = 0; i < 3; i++)
+    cc_close(fds[i]);
+  cc_cancel(srv);
+  ASSERT_OK(cc_join(srv, NULL));
+  return 0;
+}
+
+TEST(serve_max_conns) {
+  cc_test_run(max_conns_main, NULL);
+}
