@@ -6,7 +6,7 @@
  * both cores are used — as the Go peer uses them through its scheduler and
  * the Python peers through the same two-process layout.
  *
- *   echo_bench [seconds per size (default 3)] [conns (default 64)]
+ *   echo_bench [seconds per size (default 3; 1 with BENCH_QUICK=1)] [conns (default 64)]
  *
  * Prints, per message size:
  *   E echo impl=concur conns=64 msg_bytes=64 msgs_per_s=... wall_s=...
@@ -102,7 +102,8 @@ static intptr_t phase_main(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  long long secs = bench_arg(argc, argv, 1, 3);
+  const char *quick = getenv("BENCH_QUICK");
+  long long secs = bench_arg(argc, argv, 1, quick && strcmp(quick, "1") == 0 ? 1 : 3);
   int conns = (int)bench_arg(argc, argv, 2, 64);
   int lfd = cc_tcp_listen("127.0.0.1", 0, NULL);
   if (lfd < 0) {

@@ -5,7 +5,7 @@
 // the clients run in this process; Go's scheduler spreads them over every
 // core (GOMAXPROCS).
 //
-//	go run echo_bench.go [seconds per size (default 3)] [conns (default 64)]
+//	go run echo_bench.go [seconds per size (default 3; 1 with BENCH_QUICK=1)] [conns (default 64)]
 //
 // Prints, per size: E echo impl=go conns=64 msg_bytes=64 msgs_per_s=... wall_s=...
 package main
@@ -57,7 +57,11 @@ func serve(ln net.Listener) {
 }
 
 func main() {
-	secs := arg(1, 3)
+	dflt := 3
+	if os.Getenv("BENCH_QUICK") == "1" {
+		dflt = 1
+	}
+	secs := arg(1, dflt)
 	conns := arg(2, 64)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

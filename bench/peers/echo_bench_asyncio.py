@@ -6,7 +6,7 @@
 # documentation's echo example; the server runs in a forked child process
 # and the clients in this one, each on its own loop, as echo_bench.c does.
 #
-#   /usr/bin/python3 echo_bench_asyncio.py [--impl asyncio|uvloop] [seconds] [conns]
+#   /usr/bin/python3 echo_bench_asyncio.py [--impl asyncio|uvloop] [seconds (3; 1 with BENCH_QUICK=1)] [conns (64)]
 #
 # Prints, per size: E echo impl=<impl> conns=64 msg_bytes=64 msgs_per_s=... wall_s=...
 # Exit status: 0 ok, 1 wrong answer or error, 2 bad arguments, 77 impl not installed.
@@ -23,7 +23,8 @@ import time
 def parse_args():
     p = argparse.ArgumentParser()
     p.add_argument("--impl", choices=("asyncio", "uvloop"), default="asyncio")
-    p.add_argument("seconds", nargs="?", type=int, default=3)
+    quick = os.environ.get("BENCH_QUICK") == "1"
+    p.add_argument("seconds", nargs="?", type=int, default=1 if quick else 3)
     p.add_argument("conns", nargs="?", type=int, default=64)
     a = p.parse_args()
     if a.seconds <= 0 or a.conns <= 0:
