@@ -87,4 +87,8 @@ intptr_t cc_test_run(cc_task_fn fn, void *arg);
 /* True when built with ASan/TSan (for scaling loads down or skipping). */
 int cc_test_sanitized(void);
 
+/* True when built with ThreadSanitizer, which also caps live coroutines:
+ * each is a TSan fiber, and TSan allows about 8,000 of those at once. */
+int cc_test_tsan(void);
+
 #endif

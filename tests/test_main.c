@@ -57,6 +57,17 @@ int cc_test_sanitized(void) {
   return 0;
 }
 
+int cc_test_tsan(void) {
+#if defined(__SANITIZE_THREAD__)
+  return 1;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+  return 1;
+#endif
+#endif
+  return 0;
+}
+
 static int run_one(int i) {
   int fds_before = cc_test_count_fds();
   tests[i].fn();

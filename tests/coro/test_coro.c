@@ -147,6 +147,8 @@ static intptr_t t_guards(void *arg) {
   return after - before;
 }
 TEST(every_stack_is_guarded_without_map_explosion) {
+  if (cc_test_tsan())
+    SKIP("TSan maps shadow memory for every fiber stack");
   intptr_t added = cc_test_run(t_guards, (void *)20000);
   ASSERT_LT(added, 200);
 }

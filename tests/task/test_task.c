@@ -125,7 +125,7 @@ static intptr_t t_many(void *arg) {
   return 0;
 }
 TEST(spawn_100k) {
-  cc_test_run(t_many, (void *)100000);
+  cc_test_run(t_many, (void *)(intptr_t)(cc_test_tsan() ? 10000 : 100000));
 }
 
 /* ---- gather ------------------------------------------------------------------ */
@@ -144,7 +144,8 @@ static intptr_t t_gather(void *arg) {
   return 0;
 }
 TEST(gather_million) {
-  cc_test_run(t_gather, (void *)(intptr_t)(cc_test_sanitized() ? 200000 : 1000000));
+  cc_test_run(t_gather,
+              (void *)(intptr_t)(cc_test_tsan() ? 20000 : cc_test_sanitized() ? 200000 : 1000000));
 }
 
 static intptr_t t_gather_err(void *unused) {
