@@ -11,10 +11,13 @@
  *    queue. One of the two sees the other, so no item waits for a worker
  *    that sleeps; the submitter takes `mu` only when a worker sleeps or a
  *    new worker must start;
- *  - `gate` counts submitters between their closed-check and their push
- *    (twice, plus bit 0 = closing): shutdown closes the gate and waits for
- *    it to drain before it marks the executor shut down, so an item is
- *    never pushed after the workers have decided to exit;
+ *  - shutdown: `closing` is set (seq_cst) before the workers are told to
+ *    exit once the queue is empty; a submitter pushes (seq_cst), then
+ *    re-reads `closing`. If it is set, the push may have come too late for
+ *    the workers, so the submitter cancels its future: if that succeeds the
+ *    task never runs and the submit fails with -CC_ECLOSED; if a worker has
+ *    already started it, the submit simply succeeded. Items left in the
+ *    queue that way are cancelled and released with the executor;
  *  - mu is never held while a task, a done callback or a future completion
  *    runs, so tasks and callbacks may submit more work freely;
  *  - a worker claims up to `batch` items per trip through the lock;
@@ -40,12 +43,13 @@
 struct cc_executor {
   /* producer side: one cache line of its own */
   _Alignas(64) _Atomic(cc_future_t *) qtail;
-  atomic_uint gate; /* 2 x submitters in flight | 1 = closing */
-  /* written by workers, read by submitters */
-  _Alignas(64) atomic_int broken; /* initializer error, 0 if none */
-  atomic_uint nthreads;           /* worker threads alive (written under mu) */
-  atomic_uint nsleep;             /* workers asleep on work_cv (written under mu) */
-  atomic_uint nspin;              /* workers spinning for work (not asleep yet) */
+  /* read by submitters, rarely written */
+  _Alignas(64) atomic_bool closing; /* shutdown has begun */
+  atomic_int broken;                /* initializer error, 0 if none */
+  atomic_uint nthreads;             /* worker threads alive (written under mu) */
+  atomic_uint nsleep;               /* workers asleep on work_cv (written under mu) */
+  /* written by workers often */
+  _Alignas(64) atomic_uint nspin; /* workers spinning for work */
   /* consumer side, under mu */
   _Alignas(64) pthread_mutex_t mu;
   pthread_cond_t work_cv;
@@ -53,7 +57,7 @@ struct cc_executor {
   cc_future_t stub; /* the queue's dummy node (only qnext is used) */
   unsigned wakes;   /* signals sent to sleepers, not yet consumed */
   unsigned max_workers, batch, seq;
-  bool shutdown; /* gate drained: no push can happen any more */
+  bool shutdown; /* workers exit once the queue is empty */
   bool is_default;
   cc__twq_t exit_waiters; /* shutdown(wait): nthreads reaching 0 */
   int (*init)(void *);
@@ -64,9 +68,14 @@ struct cc_executor {
 
 static _Thread_local cc_executor_t *worker_of;
 
+static cc_future_t *q_take_all(cc_executor_t *ex);
+static void cancel_list(cc_future_t *list);
+
 static void ex_unref(cc_executor_t *ex) {
   if (atomic_fetch_sub_explicit(&ex->refs, 1, memory_order_acq_rel) != 1)
     return;
+  /* Items pushed after the workers left (see shutdown above). */
+  cancel_list(q_take_all(ex));
   pthread_cond_destroy(&ex->work_cv);
   pthread_mutex_destroy(&ex->mu);
   free(ex);
@@ -93,7 +102,7 @@ int cc_executor_new(cc_executor_t **out, const cc_executor_opts_t *opts) {
   atomic_init(&ex->stub.qnext, NULL);
   atomic_init(&ex->qtail, &ex->stub);
   ex->qhead = &ex->stub;
-  atomic_init(&ex->gate, 0);
+  atomic_init(&ex->closing, false);
   atomic_init(&ex->broken, 0);
   atomic_init(&ex->nthreads, 0);
   atomic_init(&ex->nsleep, 0);
@@ -115,7 +124,8 @@ int cc_executor_new(cc_executor_t **out, const cc_executor_opts_t *opts) {
  * thread, no lock. */
 static void q_push_chain(cc_executor_t *ex, cc_future_t *first, cc_future_t *last) {
   atomic_store_explicit(&last->qnext, NULL, memory_order_relaxed);
-  cc_future_t *prev = atomic_exchange_explicit(&ex->qtail, last, memory_order_acq_rel);
+  /* seq_cst: ordered before the submitter's reads of nsleep and closing */
+  cc_future_t *prev = atomic_exchange_explicit(&ex->qtail, last, memory_order_seq_cst);
   atomic_store_explicit(&prev->qnext, first, memory_order_release);
 }
 
@@ -242,9 +252,10 @@ static intptr_t worker_main(void *p) {
       if (q_maybe_nonempty(ex))
         continue;
     }
+    /* seq_cst store, then seq_cst load of the tail in q_maybe_nonempty():
+     * pairs with the submitter's push, then load of nsleep. */
     atomic_store_explicit(&ex->nsleep, atomic_load(&ex->nsleep) + 1,
                           memory_order_seq_cst);
-    atomic_thread_fence(memory_order_seq_cst);
     if (!ex->shutdown && !q_maybe_nonempty(ex))
       pthread_cond_wait(&ex->work_cv, &ex->mu);
     atomic_store_explicit(&ex->nsleep, atomic_load(&ex->nsleep) - 1,
@@ -281,10 +292,9 @@ static int spawn_worker(cc_executor_t *ex) {
  * max_workers when none is free. Lock-free unless either is needed. Fails
  * only if no worker exists at all and none could be started. */
 static int kick(cc_executor_t *ex, size_t n) {
-  atomic_thread_fence(memory_order_seq_cst); /* pairs with the sleeper's */
-  if (atomic_load_explicit(&ex->nsleep, memory_order_relaxed) == 0 &&
-      (atomic_load_explicit(&ex->nspin, memory_order_relaxed) >= n ||
-       atomic_load_explicit(&ex->nthreads, memory_order_relaxed) >= ex->max_workers))
+  if (atomic_load_explicit(&ex->nsleep, memory_order_seq_cst) == 0 &&
+      (atomic_load_explicit(&ex->nthreads, memory_order_relaxed) >= ex->max_workers ||
+       atomic_load_explicit(&ex->nspin, memory_order_relaxed) >= n))
     return 0; /* the common case: no lock, no system call */
   int r = 0;
   pthread_mutex_lock(&ex->mu);
@@ -308,21 +318,12 @@ static int kick(cc_executor_t *ex, size_t n) {
   return r;
 }
 
-/* Enters the submit gate: 0, or the error that refuses new work. */
-static int gate_enter(cc_executor_t *ex) {
+/* The error that refuses new work, or 0. */
+static int refused(cc_executor_t *ex) {
   int b = atomic_load_explicit(&ex->broken, memory_order_relaxed);
   if (b)
     return b;
-  unsigned g = atomic_fetch_add_explicit(&ex->gate, 2, memory_order_acq_rel);
-  if (g & 1) {
-    atomic_fetch_sub_explicit(&ex->gate, 2, memory_order_release);
-    return -CC_ECLOSED;
-  }
-  return 0;
-}
-
-static void gate_leave(cc_executor_t *ex) {
-  atomic_fetch_sub_explicit(&ex->gate, 2, memory_order_release);
+  return atomic_load_explicit(&ex->closing, memory_order_seq_cst) ? -CC_ECLOSED : 0;
 }
 
 int cc_executor_submit(cc_executor_t *ex, cc_task_fn fn, void *arg, cc_future_t **out) {
@@ -330,24 +331,22 @@ int cc_executor_submit(cc_executor_t *ex, cc_task_fn fn, void *arg, cc_future_t 
     *out = NULL;
   if (!ex || !fn)
     return -EINVAL;
-  int r = gate_enter(ex);
+  int r = refused(ex);
   if (r < 0)
     return r;
   cc_future_t *f = cc__future_alloc(out ? 2 : 1);
-  if (!f) {
-    gate_leave(ex);
+  if (!f)
     return -ENOMEM;
-  }
   f->fn = fn;
   f->arg = arg;
   q_push_chain(ex, f, f);
-  r = kick(ex, 1);
-  gate_leave(ex);
-  if (r < 0) {
-    /* No worker at all and none could start: nobody will run it. */
+  r = atomic_load_explicit(&ex->closing, memory_order_seq_cst) ? -CC_ECLOSED
+                                                               : kick(ex, 1);
+  if (r < 0 && cc_future_cancel(f) == 0) {
+    /* Too late for the workers (or none could start): it will never run;
+     * the queue's reference goes with the executor. */
     if (out)
-      cc_future_unref(f); /* as if never handed out */
-    cc_future_cancel(f);
+      cc_future_unref(f);
     return r;
   }
   if (out)
@@ -360,11 +359,7 @@ int cc_executor_submit(cc_executor_t *ex, cc_task_fn fn, void *arg, cc_future_t 
 int cc_executor_shutdown(cc_executor_t *ex, bool wait, bool cancel_futures) {
   if (!ex)
     return -EINVAL;
-  atomic_fetch_or_explicit(&ex->gate, 1, memory_order_acq_rel);
-  /* Submitters already past the gate finish their push in a few
-   * instructions. */
-  while (atomic_load_explicit(&ex->gate, memory_order_acquire) > 1)
-    sched_yield();
+  atomic_store_explicit(&ex->closing, true, memory_order_seq_cst);
   pthread_mutex_lock(&ex->mu);
   ex->shutdown = true;
   cc_future_t *list = cancel_futures ? q_take_all(ex) : NULL;
@@ -393,13 +388,8 @@ int cc_executor_free(cc_executor_t *ex) {
     return 0;
   if (ex->is_default)
     return -EINVAL;
-  bool was_shut = atomic_load(&ex->gate) & 1;
-  if (!was_shut)
+  if (!atomic_load(&ex->closing))
     cc_executor_shutdown(ex, worker_of != ex, false);
-  else if (!ex->shutdown) {
-    /* Left a racing shutdown to finish its own bookkeeping. */
-    cc_executor_shutdown(ex, false, false);
-  }
   ex_unref(ex);
   return 0;
 }
@@ -553,22 +543,21 @@ int cc_executor_map(cc_executor_t *ex, cc_task_fn fn, void *const *args, size_t 
   atomic_init(&c->refs, (int)nchunks + 1);
   c->remaining = nchunks;
 
-  r = gate_enter(ex);
+  r = refused(ex);
   if (r < 0)
     goto fail;
   for (size_t i = 1; i < nchunks; i++)
     atomic_store_explicit(&c->chunks[i - 1].f->qnext, c->chunks[i].f,
                           memory_order_relaxed);
   q_push_chain(ex, c->chunks[0].f, c->chunks[nchunks - 1].f);
-  r = kick(ex, nchunks);
-  gate_leave(ex);
+  r = atomic_load_explicit(&ex->closing, memory_order_seq_cst) ? -CC_ECLOSED
+                                                               : kick(ex, nchunks);
   if (r < 0) {
-    /* No worker could start: cancel the chunks (their callbacks count them
-     * off) and report the error. */
+    /* Raced with shutdown, or no worker could start: the chunks not yet
+     * started never will (their items report -ECANCELED); wait for the
+     * others as usual. */
     for (size_t i = 0; i < nchunks; i++)
       cc_future_cancel(c->chunks[i].f);
-    map_unref(c);
-    return r;
   }
 
   pthread_mutex_lock(&c->mu);
