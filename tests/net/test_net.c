@@ -186,7 +186,9 @@ static intptr_t resolve_one(void *arg) {
 
 static intptr_t resolve_abandon_main(void *arg) {
   cc_addr_t out[2];
-  ASSERT_ERR(cc_resolve(arg, 1, AF_UNSPEC, out, 2, cc_now() - 1), -ETIMEDOUT);
+  /* -ETIMEDOUT, unless the helper thread was done before we looked. */
+  int r0 = cc_resolve(arg, 1, AF_UNSPEC, out, 2, cc_now() - 1);
+  ASSERT_TRUE(r0 == -ETIMEDOUT || r0 == 1);
   cc_task_t *t;
   ASSERT_OK(cc_spawn(&t, resolve_one, arg));
   ASSERT_OK(cc_yield()); /* let it start its lookup and park */
