@@ -1,12 +1,15 @@
 # The two set-up commands of the README:
 #   make demo   install what is missing, build, run the showcase
-#   make test   install what is missing, build twice (release and ASan+UBSan), run every test
+#   make test   install what is missing, build three times (release, ASan+UBSan, TSan) and
+#               run every test (the TSan build runs the tests labelled tsan: the threaded ones)
 # Other targets: make build, make bench, make tsan, make format, make clean.
 
 JOBS ?= $(shell nproc)
 
 # Debian packages the build and the tests need.
-DEPS := build-essential cmake pkg-config clang-format
+DEPS := build-essential cmake pkg-config libssl-dev openssl
+# The demo's data-mining part reads the Python documentation.
+DEMO_DEPS := python3-doc
 # Peers the benchmarks compare against (installed by `make bench` only).
 BENCH_DEPS := golang-go python3 python3-uvloop hyperfine
 
@@ -22,10 +25,13 @@ define ensure_pkgs
 	fi
 endef
 
-.PHONY: deps bench-deps build release asan tsan test test-release test-asan test-tsan demo bench format clean
+.PHONY: deps demo-deps bench-deps build release asan tsan test test-release test-asan test-tsan demo bench format clean
 
 deps:
 	$(call ensure_pkgs,$(DEPS))
+
+demo-deps: deps
+	$(call ensure_pkgs,$(DEMO_DEPS))
 
 bench-deps: deps
 	$(call ensure_pkgs,$(BENCH_DEPS))
@@ -54,15 +60,16 @@ test-asan: asan
 test-tsan: tsan
 	ctest --preset tsan -L tsan
 
-test: test-release test-asan
+test: test-release test-asan test-tsan
 
-demo: release
+demo: demo-deps release
 	./build/release/tools/concur demo
 
 bench: bench-deps release
 	./bench/run
 
 format:
+	$(call ensure_pkgs,clang-format)
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
