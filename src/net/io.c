@@ -11,6 +11,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <time.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -264,6 +268,29 @@ ssize_t cc_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadline)
   return (ssize_t)total;
 }
 
+/* sendfile(2) has no MSG_NOSIGNAL: a peer that reset the connection would
+ * raise SIGPIPE and kill a process that does not ignore it. Block the signal
+ * on this thread around the call and consume the one the call raised (only
+ * if none was pending before, so that nobody else's is lost). */
+static ssize_t sendfile_nosig(int out_fd, int in_fd, off_t *offset, size_t n) {
+  sigset_t pipe_set, old, pending;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+  sigpending(&pending);
+  bool was_pending = sigismember(&pending, SIGPIPE);
+  ssize_t r = sendfile(out_fd, in_fd, offset, n);
+  int err = errno;
+  if (r < 0 && err == EPIPE && !was_pending) {
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  errno = err;
+  return r;
+}
+
 ssize_t cc_sendfile(int out_fd, int in_fd, off_t *offset, size_t count,
                     int64_t deadline) {
   int f = cc__net_fair();
@@ -274,7 +301,7 @@ ssize_t cc_sendfile(int out_fd, int in_fd, off_t *offset, size_t count,
     size_t chunk = count - done;
     if (chunk > (size_t)1 << 30)
       chunk = (size_t)1 << 30;
-    ssize_t r = sendfile(out_fd, in_fd, offset, chunk);
+    ssize_t r = sendfile_nosig(out_fd, in_fd, offset, chunk);
     if (r > 0) {
       done += (size_t)r;
       continue;

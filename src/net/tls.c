@@ -13,10 +13,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -337,6 +339,59 @@ static void tls_free(cc_stream_t *s) {
 static const cc__transport_t tls_tp = {tls_read, tls_write, tls_writev, tls_shutdown,
                                        tls_free};
 
+/* ---- the socket BIO --------------------------------------------------------- */
+
+/* OpenSSL's socket BIO writes with write(2), which raises SIGPIPE when the
+ * peer has reset the connection and would kill a server that does not
+ * ignore the signal. Our BIO is the socket BIO with its write replaced by
+ * send(MSG_NOSIGNAL): the write fails with EPIPE and the stream reports it. */
+static BIO_METHOD *nosig_method;
+static pthread_once_t nosig_once = PTHREAD_ONCE_INIT;
+
+static int nosig_write(BIO *b, const char *buf, int len) {
+  int fd = -1;
+  BIO_get_fd(b, &fd);
+  errno = 0;
+  ssize_t r = send(fd, buf, (size_t)len, MSG_NOSIGNAL);
+  BIO_clear_retry_flags(b);
+  if (r < 0 && (errno == EAGAIN || errno == EINTR))
+    BIO_set_retry_write(b);
+  return (int)r;
+}
+
+static int nosig_puts(BIO *b, const char *str) {
+  return nosig_write(b, str, (int)strlen(str));
+}
+
+static void nosig_init(void) {
+  const BIO_METHOD *sock = BIO_s_socket();
+  BIO_METHOD *m = BIO_meth_new(BIO_TYPE_SOCKET, "concur socket");
+  if (!m)
+    return;
+  if (!BIO_meth_set_write(m, nosig_write) || !BIO_meth_set_puts(m, nosig_puts) ||
+      !BIO_meth_set_read(m, BIO_meth_get_read(sock)) ||
+      !BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock)) ||
+      !BIO_meth_set_create(m, BIO_meth_get_create(sock)) ||
+      !BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock))) {
+    BIO_meth_free(m);
+    return;
+  }
+  nosig_method = m; /* lives as long as the process */
+}
+
+/* Attaches `fd` to `ssl` through the no-SIGPIPE BIO. 1 on success. */
+static int attach_fd(SSL *ssl, int fd) {
+  pthread_once(&nosig_once, nosig_init);
+  if (!nosig_method)
+    return 0;
+  BIO *b = BIO_new(nosig_method);
+  if (!b)
+    return 0;
+  BIO_set_fd(b, fd, BIO_NOCLOSE);
+  SSL_set_bio(ssl, b, b);
+  return 1;
+}
+
 /* ---- handshakes ------------------------------------------------------------ */
 
 static int handshake(cc_stream_t **out, int fd, cc_tls_ctx_t *ctx, const char *name,
@@ -363,7 +418,7 @@ static int handshake(cc_stream_t **out, int fd, cc_tls_ctx_t *ctx, const char *n
   t->ctx = ctx;
   atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed);
   t->ssl = SSL_new(ctx->ssl);
-  if (!t->ssl || SSL_set_fd(t->ssl, fd) != 1) {
+  if (!t->ssl || attach_fd(t->ssl, fd) != 1) {
     note_err("SSL_new", NULL);
     t->failed = true;
     cc_stream_free(s);

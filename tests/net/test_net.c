@@ -14,6 +14,8 @@
 
 /* ---- helpers ---------------------------------------------------------------- */
 
+static void reset_close(int fd);
+
 static int listen_any(const char *ip, int *port) {
   cc_addr_t a;
   ASSERT_OK(cc_addr_ip(&a, ip, 0));
@@ -577,10 +579,17 @@ static intptr_t writev_sendfile_main(void *arg) {
     if (bt.in[i] != data[i % (NSEG * 4096)])
       CC_TEST_FAIL("sendfile byte %zu differs", i);
   free(bt.in);
+  /* To a peer that reset: an error, not SIGPIPE. */
+  reset_close(b);
+  cc_sleep(5);
+  o = 0;
+  ssize_t sr = cc_sendfile(a, fileno(tf), &o, fsz, cc_deadline_in(2000));
+  ASSERT_TRUE(sr == -EPIPE || sr == -ECONNRESET);
+  sr = cc_sendfile(a, fileno(tf), &o, fsz, cc_deadline_in(2000));
+  ASSERT_TRUE(sr == -EPIPE || sr == -ECONNRESET);
   fclose(tf);
   free(data);
   cc_close(a);
-  cc_close(b);
   return 0;
 }
 

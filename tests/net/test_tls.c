@@ -402,3 +402,57 @@ TEST(tls_ctx_errors) {
   ASSERT_NOT_NULL(cc_tls_ctx_native(c));
   cc_tls_ctx_free(c);
 }
+
+/* Writing to a peer that reset the connection is an error, never SIGPIPE
+ * (the process would die: the test harness does not ignore it). */
+static intptr_t reset_server(void *arg) {
+  tsrv_t *t = arg;
+  int fd = cc_tcp_accept(t->lfd, NULL, cc_deadline_in(5000));
+  if (fd < 0)
+    return fd;
+  cc_stream_t *s;
+  t->hs_result = cc_tls_accept(&s, fd, t->ctx, NULL, cc_deadline_in(5000));
+  if (t->hs_result < 0) {
+    cc_close(fd);
+    return t->hs_result;
+  }
+  char c;
+  cc_stream_read(s, &c, 1, cc_deadline_in(5000)); /* the client's go-ahead */
+  cc_sleep(20);                                    /* ... and then its reset */
+  static char junk[65536];
+  ssize_t r = 0;
+  for (int i = 0; i < 100 && r >= 0; i++) {
+    r = cc_stream_write(s, junk, sizeof junk, cc_deadline_in(2000));
+    if (r >= 0)
+      r = cc_stream_flush(s, cc_deadline_in(2000));
+  }
+  cc_stream_free(s);
+  return r;
+}
+
+static intptr_t tls_reset_main(void *arg) {
+  int port;
+  tsrv_t t = {.lfd = listen_local(&port), .ctx = server_ctx(NULL)};
+  cc_task_t *srv;
+  ASSERT_OK(cc_spawn(&srv, reset_server, &t));
+  cc_tls_ctx_t *cctx = client_ctx(true, NULL);
+  cc_stream_t *s;
+  ASSERT_OK(cc_tls_open_connection(&s, "localhost", port, cctx, cc_deadline_in(5000)));
+  ASSERT_EQ(cc_stream_write(s, "g", 1, CC_FOREVER), 1);
+  ASSERT_OK(cc_stream_flush(s, CC_FOREVER));
+  struct linger l = {1, 0};
+  setsockopt(cc_stream_fd(s), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  cc_stream_free(s); /* RST */
+  int r = cc_join(srv, NULL);
+  ASSERT_TRUE(r == -EPIPE || r == -ECONNRESET);
+  cc_tls_ctx_free(cctx);
+  cc_tls_ctx_free(t.ctx);
+  cc_close(t.lfd);
+  return 0;
+}
+
+TEST(tls_write_to_reset_peer) {
+  write_pem_files();
+  cc_test_run(tls_reset_main, NULL);
+  remove_pem_files();
+}
