@@ -87,7 +87,8 @@ CC_EXTERN ssize_t cc_read_full(int fd, void *buf, size_t n, int64_t deadline);
 /** Writes all `n` bytes of `buf`, waiting as needed (partial writes are
  *  completed). Returns `n` or a negative code (-EPIPE, -ECONNRESET,
  *  -ETIMEDOUT, ...); after an error an unknown prefix of `buf` may have been
- *  written. Never raises SIGPIPE on sockets. May suspend. */
+ *  written. Never raises SIGPIPE on sockets (on a pipe whose reader is
+ *  gone, the process's SIGPIPE disposition applies). May suspend. */
 CC_EXTERN ssize_t cc_write(int fd, const void *buf, size_t n, int64_t deadline);
 
 /** Writes at least one byte of `buf` (as much as the kernel takes at once),
