@@ -25,7 +25,7 @@ define ensure_pkgs
 	fi
 endef
 
-.PHONY: deps demo-deps bench-deps build release asan tsan test test-release test-asan test-tsan demo bench format clean
+.PHONY: deps demo-deps bench-deps build release asan tsan test test-release test-asan test-tsan test-aarch64 demo bench format clean
 
 deps:
 	$(call ensure_pkgs,$(DEPS))
@@ -67,6 +67,14 @@ demo: demo-deps release
 
 bench: bench-deps release
 	./bench/run
+
+# The aarch64 context switch, cross-built and run under qemu-user.
+test-aarch64: deps
+	$(call ensure_pkgs,gcc-aarch64-linux-gnu qemu-user)
+	cmake -S . -B build/aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
+	  -DCMAKE_BUILD_TYPE=Debug -DCONCUR_BUILD_BENCH=OFF >/dev/null
+	cmake --build build/aarch64 -j $(JOBS)
+	cd build/aarch64 && ctest -j $(JOBS) --output-on-failure -L "task|group|sync|loop|coro"
 
 format:
 	$(call ensure_pkgs,clang-format)

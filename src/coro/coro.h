@@ -87,4 +87,8 @@ bool cc__stack_in_guard(const cc__stack_t *s, const void *addr);
 
 size_t cc__page_size(void);
 
+/* How guard pages are made in this process: "madvise" (MADV_GUARD_INSTALL,
+ * no mapping split), "mprotect" (fallback), or "unknown" before the first. */
+const char *cc__stack_guard_kind(void);
+
 #endif

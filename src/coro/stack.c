@@ -69,17 +69,34 @@ static long read_max_map_count(void) {
   return v;
 }
 
+/* True if reading `page` faults, checked without touching it: the kernel
+ * refuses to copy from a guard page (EFAULT). Some environments accept
+ * MADV_GUARD_INSTALL and ignore it (qemu-user, for one); this catches them. */
+static bool page_is_guarded(void *page) {
+  int p[2];
+  if (pipe(p) != 0)
+    return true; /* cannot tell; trust the kernel's answer */
+  ssize_t n = write(p[1], page, 1);
+  int e = errno;
+  close(p[0]);
+  close(p[1]);
+  return n < 0 && e == EFAULT;
+}
+
 static bool install_guard(void *page) {
   size_t ps = cc__page_size();
   int mode = atomic_load_explicit(&guard_mode, memory_order_relaxed);
   if (mode != GUARD_MPROTECT) {
     if (madvise(page, ps, MADV_GUARD_INSTALL) == 0) {
-      if (mode == GUARD_UNKNOWN)
+      if (mode == GUARD_MADVISE)
+        return true;
+      if (page_is_guarded(page)) {
         atomic_store(&guard_mode, GUARD_MADVISE);
-      return true;
-    }
-    if (errno != EINVAL)
+        return true;
+      }
+    } else if (errno != EINVAL) {
       return false;
+    }
     atomic_store(&guard_mode, GUARD_MPROTECT);
   }
   if (mprotect_cap < 0)
@@ -323,6 +340,17 @@ void cc__stack_unmap(cc__stack_t *s) {
   slot_fini(s);
   munmap((char *)s->lo - cc__page_size(), s->size + cc__page_size());
   free(s);
+}
+
+const char *cc__stack_guard_kind(void) {
+  switch (atomic_load(&guard_mode)) {
+  case GUARD_MADVISE:
+    return "madvise";
+  case GUARD_MPROTECT:
+    return "mprotect";
+  default:
+    return "unknown";
+  }
 }
 
 bool cc__stack_in_guard(const cc__stack_t *s, const void *addr) {
