@@ -45,10 +45,10 @@ typedef struct cc_executor_opts {
   /** Worker thread name prefix (thread_name_prefix); at most 10 bytes are
    *  kept. NULL: "cc-pool". */
   const char *name_prefix;
-  /** Maximum number of queued tasks a worker claims at once when a backlog
-   *  has built up: fewer trips through the queue lock for floods of tiny
-   *  tasks, at the price that a long task can hold back the ones claimed
-   *  with it. 0: 16. Use 1 for pools of blocking calls. */
+  /** Maximum number of queued tasks a worker claims per trip through the
+   *  queue lock. 0: 1, as Python (every task goes to the first free
+   *  worker). Larger values save lock round trips on floods of tiny tasks,
+   *  at the price that a long task holds back the ones claimed with it. */
   unsigned batch;
 } cc_executor_opts_t;
 
@@ -109,8 +109,8 @@ CC_EXTERN int cc_executor_shutdown(cc_executor_t *ex, bool wait, bool cancel_fut
 CC_EXTERN int cc_executor_free(cc_executor_t *ex);
 
 /** The process-wide default executor (used by cc_to_thread), created on
- *  first use, thread-safely: max_workers = min(32, CPUs + 4) as Python's,
- *  batch 1 (it runs blocking calls). Never freed. Errors: -ENOMEM. */
+ *  first use, thread-safely: max_workers = min(32, CPUs + 4) as Python's.
+ *  Never freed. Errors: -ENOMEM. */
 CC_EXTERN int cc_executor_default(cc_executor_t **out);
 
 /** Number of worker threads running now, and the maximum. */

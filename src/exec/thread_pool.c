@@ -108,7 +108,7 @@ int cc_executor_new(cc_executor_t **out, const cc_executor_opts_t *opts) {
   atomic_init(&ex->nsleep, 0);
   atomic_init(&ex->nspin, 0);
   ex->max_workers = opts->max_workers ? opts->max_workers : ncpus();
-  ex->batch = opts->batch ? opts->batch : 16;
+  ex->batch = opts->batch ? opts->batch : 1;
   ex->init = opts->initializer;
   ex->initargs = opts->initargs;
   snprintf(ex->prefix, sizeof ex->prefix, "%s",
