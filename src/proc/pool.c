@@ -61,6 +61,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -97,6 +98,11 @@ typedef struct slot {
   uint64_t elapsed_ns; /* the worker's own time for the chunk */
   void *fn, *ctx;
   size_t in_off, out_off; /* of the areas, from the arena base */
+  /* records: when `direct`, the worker reads the chunk's input itself from
+   * the parent's memory at `src` (process_vm_readv) instead of the manager
+   * copying it into the in area; `vm_fail` reports that it could not. */
+  const void *src;
+  uint32_t direct, vm_fail;
   /* Written once per item by the worker: on its own line so that the
    * manager's scans of `state` do not bounce it. */
   _Alignas(CACHELINE) _Atomic uint32_t cur;
@@ -106,6 +112,7 @@ typedef struct wshared {
   _Alignas(CACHELINE) _Atomic uint32_t sleeping;
   _Atomic uint32_t stop;
   _Atomic uint32_t started; /* initializer finished, first slot awaited */
+  _Atomic uint32_t vm_ok;   /* process_vm_readv of the parent works */
   uint64_t items_done;
   _Alignas(CACHELINE) slot_t slot[2];
 } wshared_t;
@@ -461,7 +468,26 @@ static void report_progress(cc_pool_t *p, job_t *j) {
 
 /* ---- the worker ----------------------------------------------------------------- */
 
-static void run_records(char *base, slot_t *s) {
+/* Reads len bytes at the parent's address src into dst. */
+static bool vm_read(pid_t parent, void *dst, const void *src, size_t len) {
+  while (len) {
+    struct iovec l = {dst, len}, r = {(void *)src, len};
+    ssize_t got = process_vm_readv(parent, &l, 1, &r, 1, 0);
+    if (got <= 0)
+      return false;
+    dst = (char *)dst + got;
+    src = (const char *)src + got;
+    len -= (size_t)got;
+  }
+  return true;
+}
+
+static void run_records(cc_pool_t *p, char *base, slot_t *s) {
+  if (s->direct &&
+      !vm_read(p->parent_pid, base + s->in_off, s->src, (size_t)s->n * s->in_size)) {
+    s->vm_fail = 1;
+    return;
+  }
   const char *in = base + s->in_off;
   char *out = base + s->out_off;
   cc_pool_rec_fn f = (cc_pool_rec_fn)s->fn;
@@ -508,6 +534,12 @@ static _Noreturn void worker_main(cc_pool_t *p, int wi) {
   wshared_t *ws = &p->ws[wi];
   if (p->o.initializer)
     p->o.initializer(p->o.initarg);
+  /* Can we read the parent's memory (same user; no Yama restriction)? The
+   * parent's copy of p->parent_pid holds the same value as ours. */
+  pid_t probe = 0;
+  if (vm_read(p->parent_pid, &probe, &p->parent_pid, sizeof probe) &&
+      probe == p->parent_pid)
+    atomic_store(&ws->vm_ok, 1);
   atomic_store(&ws->started, 1);
   size_t data_cap = p->cap - BYTES_HDR;
   uint64_t items = 0;
@@ -532,7 +564,7 @@ static _Noreturn void worker_main(cc_pool_t *p, int wi) {
     atomic_store_explicit(&s->state, SLOT_RUNNING, memory_order_relaxed);
     int64_t t0 = now_ns();
     if (s->kind == KIND_REC)
-      run_records(p->arena, s);
+      run_records(p, p->arena, s);
     else
       run_bytes(p->arena, s, data_cap);
     s->elapsed_ns = (uint64_t)(now_ns() - t0);
@@ -554,6 +586,7 @@ static void reset_worker_shared(cc_pool_t *p, int wi) {
   atomic_store(&ws->sleeping, 0);
   atomic_store(&ws->stop, 0);
   atomic_store(&ws->started, 0);
+  atomic_store(&ws->vm_ok, 0);
   ws->items_done = 0;
   for (int k = 0; k < 2; k++) {
     atomic_store(&ws->slot[k].state, SLOT_FREE);
@@ -623,6 +656,16 @@ static void collect(cc_pool_t *p, int wi, int k, job_t **fin) {
   if (!j)
     return;
   j->inflight--;
+  if (s->vm_fail) {
+    /* The worker could not read our memory: copy for it from now on. */
+    atomic_store(&p->ws[wi].vm_ok, 0);
+    if (!j->finished) {
+      add_retry(j, c.base, c.n);
+      queue_push(p, j);
+    }
+    job_unref(j);
+    return;
+  }
   if (!j->finished) {
     if (s->n) {
       double per = (double)s->elapsed_ns / (double)s->n;
@@ -792,12 +835,17 @@ static size_t chunk_size(cc_pool_t *p, job_t *j, size_t per_cap) {
         c = 64;
     } else {
       /* Chunks of about a millisecond of work, and enough of them for every
-       * worker to stay busy to the end (they shrink as the work runs out). */
-      double per = j->ns_per_item > 1 ? j->ns_per_item : 1;
-      double t = 1e6 / per;
+       * worker to stay busy to the end (they shrink as the work runs out),
+       * but never under ~50 us of work, which a chunk's fixed cost (a few
+       * microseconds: wake-ups, descriptor) would no longer be small
+       * against. */
+      double per = j->ns_per_item > 0.25 ? j->ns_per_item : 0.25;
+      double t = 1e6 / per, floor = 5e4 / per;
       c = t > (double)SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)t;
       if (c > spread)
         c = spread;
+      if ((double)c < floor)
+        c = floor > (double)SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)floor;
     }
     if (c < 1)
       c = 1;
@@ -840,7 +888,12 @@ static bool fill_slot(cc_pool_t *p, int wi, int k, job_t *j, job_t **fin) {
     size_t per_cap = p->cap / (j->in_size > j->out_size ? j->in_size : j->out_size);
     if (!take_range(j, chunk_size(p, j, per_cap), &start, &n))
       return false;
-    memcpy(in, j->in + start * j->in_size, n * j->in_size);
+    /* The worker reads the input itself when it can, so the manager's only
+     * copy is the results'. */
+    s->src = j->in + start * j->in_size;
+    s->direct = atomic_load_explicit(&p->ws[wi].vm_ok, memory_order_relaxed);
+    if (!s->direct)
+      memcpy(in, s->src, n * j->in_size);
     s->in_size = (uint32_t)j->in_size;
     s->out_size = (uint32_t)j->out_size;
   } else {
@@ -897,6 +950,9 @@ static bool fill_slot(cc_pool_t *p, int wi, int k, job_t *j, job_t **fin) {
   s->ctx = j->ctx;
   s->err_at = (uint32_t)n;
   s->stop_at = (uint32_t)n;
+  s->vm_fail = 0;
+  if (j->kind != KIND_REC)
+    s->direct = 0;
   atomic_store_explicit(&s->cur, 0, memory_order_relaxed);
   worker_t *w = &p->w[wi];
   w->ck[k] = (chunk_t){j, start, (uint32_t)n};
@@ -1371,6 +1427,37 @@ static int wait_map(cc_pool_t *p, job_t *j, int64_t deadline) {
   return j->first_err;
 }
 
+/* A large output array fresh from malloc costs a page fault per 4 KiB on
+ * first write, and the manager, which writes it, is the map's critical
+ * path. A plain-thread caller has nothing to do while it waits, so it
+ * faults the pages in ahead of the manager (MADV_POPULATE_WRITE, Linux
+ * 5.14; it never changes what a page holds), in pieces, stopping as soon as
+ * the job is over. A coroutine caller does not: its loop must keep
+ * running. */
+#define PREFAULT_MIN  ((size_t)4 << 20)
+#define PREFAULT_STEP ((size_t)2 << 20)
+
+static void prefault(cc_pool_t *p, job_t *j, void *out, size_t len) {
+#ifdef MADV_POPULATE_WRITE
+  uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t a = ((uintptr_t)out + pg - 1) & ~(pg - 1);
+  uintptr_t end = ((uintptr_t)out + len) & ~(pg - 1);
+  while (a < end) {
+    pthread_mutex_lock(&p->mu);
+    bool over = j->finished;
+    pthread_mutex_unlock(&p->mu);
+    if (over)
+      return;
+    size_t step = end - a < PREFAULT_STEP ? end - a : PREFAULT_STEP;
+    if (madvise((void *)a, step, MADV_POPULATE_WRITE) < 0)
+      return; /* older kernel, or not plain anonymous memory: never mind */
+    a += step;
+  }
+#else
+  (void)p, (void)j, (void)out, (void)len;
+#endif
+}
+
 int cc_pool_map_records(cc_pool_t *p, cc_pool_rec_fn fn, void *ctx, const void *in,
                         size_t in_size, void *out, size_t out_size, size_t n,
                         const cc_pool_map_opts_t *opts) {
@@ -1390,6 +1477,11 @@ int cc_pool_map_records(cc_pool_t *p, cc_pool_rec_fn fn, void *ctx, const void *
   int r = submit_job(p, j);
   if (r == 0) {
     wake_manager(p);
+    if (cc__self() == NULL && n * out_size >= PREFAULT_MIN && !getenv("CC_NOPF")) {
+      pthread_mutex_unlock(&p->mu);
+      prefault(p, j, out, n * out_size);
+      pthread_mutex_lock(&p->mu);
+    }
     r = wait_map(p, j, opts ? opts->deadline : CC_FOREVER);
   }
   job_unref(j);
