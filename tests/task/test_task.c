@@ -515,7 +515,7 @@ static void stop_call(void *a) {
 static intptr_t loop_main(void *a) {
   cc_event_t *ev;
   ASSERT_OK(cc_event_new(&ev));
-  *(cc_event_t **)a = ev;
+  __atomic_store_n((cc_event_t **)a, ev, __ATOMIC_RELEASE);
   ASSERT_OK(cc_event_wait(ev));
   cc_event_free(ev);
   return 0;
