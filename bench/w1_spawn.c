@@ -42,7 +42,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "w1_spawn: %s\n", cc_strerror(rc));
     return 1;
   }
-  printf("W1 spawn impl=concur n=%lld wall_s=%.4f rss_mb=%.1f us_per_task=%.4f\n", n, wall,
-         bench_rss_mb(), wall * 1e6 / (double)n);
+  printf("W1 spawn impl=concur n=%lld wall_s=%.4f rss_mb=%.1f us_per_task=%.4f\n", n,
+         wall, bench_rss_mb(), wall * 1e6 / (double)n);
   return 0;
 }

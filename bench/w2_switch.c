@@ -76,7 +76,8 @@ int main(int argc, char **argv) {
       return 1;
     }
     double ns = wall * 1e9 / (2.0 * (double)n);
-    printf("W2 switch impl=concur%s n=%lld wall_s=%.4f ns_per_handoff=%.2f raw_switch_ns=%.2f "
+    printf("W2 switch impl=concur%s n=%lld wall_s=%.4f ns_per_handoff=%.2f "
+           "raw_switch_ns=%.2f "
            "ratio_to_raw=%.2f\n",
            caps[i] ? "" : "-unbuffered", n, wall, ns, raw, ns / raw);
   }

@@ -45,7 +45,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   double peak = bench_rss_mb();
-  printf("W3 sleepers impl=concur n=%lld wall_s=%.3f rss_mb=%.1f kb_per_coro=%.2f\n", n, wall,
-         peak, (peak - rss_before) * 1024.0 / (double)n);
+  printf("W3 sleepers impl=concur n=%lld wall_s=%.3f rss_mb=%.1f kb_per_coro=%.2f\n", n,
+         wall, peak, (peak - rss_before) * 1024.0 / (double)n);
   return 0;
 }

@@ -25,7 +25,8 @@ static intptr_t task2(void *arg) {
 static intptr_t amain(void *arg) {
   cc_task_t *tasks[2];
   int r;
-  if ((r = cc_spawn(&tasks[0], task1, NULL)) < 0 || (r = cc_spawn(&tasks[1], task2, NULL)) < 0)
+  if ((r = cc_spawn(&tasks[0], task1, NULL)) < 0 ||
+      (r = cc_spawn(&tasks[1], task2, NULL)) < 0)
     return r;
   intptr_t results[2];
   int64_t t0 = cc_now();

@@ -58,7 +58,8 @@ static intptr_t amain(void *arg) {
     printf("consumer %d summed %ld\n", i, (long)sums[i]);
     total += sums[i];
   }
-  printf("total %ld (expected %ld)\n", (long)total, (long)PRODUCERS * ITEMS * (ITEMS + 1) / 2);
+  printf("total %ld (expected %ld)\n", (long)total,
+         (long)PRODUCERS * ITEMS * (ITEMS + 1) / 2);
   return total == (intptr_t)PRODUCERS * ITEMS * (ITEMS + 1) / 2 ? 0 : -EIO;
 }
 

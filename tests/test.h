@@ -16,66 +16,65 @@
 typedef void (*cc_test_fn)(void);
 void cc_test_register(const char *name, cc_test_fn fn);
 
-#define TEST(name)                                                             \
-  static void test_##name(void);                                               \
-  __attribute__((constructor)) static void test_reg_##name(void) {             \
-    cc_test_register(#name, test_##name);                                      \
-  }                                                                            \
+#define TEST(name)                                                                       \
+  static void test_##name(void);                                                         \
+  __attribute__((constructor)) static void test_reg_##name(void) {                       \
+    cc_test_register(#name, test_##name);                                                \
+  }                                                                                      \
   static void test_##name(void)
 
-#define CC_TEST_FAIL(...)                                                      \
-  do {                                                                         \
-    fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                            \
-    fprintf(stderr, __VA_ARGS__);                                              \
-    fprintf(stderr, "\n");                                                     \
-    fflush(stderr);                                                            \
-    abort();                                                                   \
+#define CC_TEST_FAIL(...)                                                                \
+  do {                                                                                   \
+    fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                                      \
+    fprintf(stderr, __VA_ARGS__);                                                        \
+    fprintf(stderr, "\n");                                                               \
+    fflush(stderr);                                                                      \
+    abort();                                                                             \
   } while (0)
 
-#define CC_TEST_CMP(a, op, b)                                                  \
-  do {                                                                         \
-    intmax_t a_ = (intmax_t)(a), b_ = (intmax_t)(b);                           \
-    if (!(a_ op b_))                                                           \
-      CC_TEST_FAIL("assertion failed: %s %s %s (%jd %s %jd)", #a, #op, #b, a_, \
-                   #op, b_);                                                   \
+#define CC_TEST_CMP(a, op, b)                                                            \
+  do {                                                                                   \
+    intmax_t a_ = (intmax_t)(a), b_ = (intmax_t)(b);                                     \
+    if (!(a_ op b_))                                                                     \
+      CC_TEST_FAIL("assertion failed: %s %s %s (%jd %s %jd)", #a, #op, #b, a_, #op, b_); \
   } while (0)
 
-#define ASSERT_EQ(a, b) CC_TEST_CMP(a, ==, b)
-#define ASSERT_NE(a, b) CC_TEST_CMP(a, !=, b)
-#define ASSERT_LT(a, b) CC_TEST_CMP(a, <, b)
-#define ASSERT_LE(a, b) CC_TEST_CMP(a, <=, b)
-#define ASSERT_GT(a, b) CC_TEST_CMP(a, >, b)
-#define ASSERT_GE(a, b) CC_TEST_CMP(a, >=, b)
-#define ASSERT_TRUE(x) CC_TEST_CMP(!!(x), ==, 1)
-#define ASSERT_FALSE(x) CC_TEST_CMP(!!(x), ==, 0)
-#define ASSERT_NULL(p) CC_TEST_CMP((uintptr_t)(p), ==, 0)
+#define ASSERT_EQ(a, b)    CC_TEST_CMP(a, ==, b)
+#define ASSERT_NE(a, b)    CC_TEST_CMP(a, !=, b)
+#define ASSERT_LT(a, b)    CC_TEST_CMP(a, <, b)
+#define ASSERT_LE(a, b)    CC_TEST_CMP(a, <=, b)
+#define ASSERT_GT(a, b)    CC_TEST_CMP(a, >, b)
+#define ASSERT_GE(a, b)    CC_TEST_CMP(a, >=, b)
+#define ASSERT_TRUE(x)     CC_TEST_CMP(!!(x), ==, 1)
+#define ASSERT_FALSE(x)    CC_TEST_CMP(!!(x), ==, 0)
+#define ASSERT_NULL(p)     CC_TEST_CMP((uintptr_t)(p), ==, 0)
 #define ASSERT_NOT_NULL(p) CC_TEST_CMP((uintptr_t)(p), !=, 0)
 
 /* Asserts that a concur call returned a given error code, naming both. */
-#define ASSERT_ERR(expr, code)                                                 \
-  do {                                                                         \
-    int r_ = (int)(expr);                                                      \
-    if (r_ != (code))                                                          \
-      CC_TEST_FAIL("%s returned %d (%s), expected %d (%s)", #expr, r_,         \
-                   cc_err_name(r_), (int)(code), cc_err_name(code));           \
+#define ASSERT_ERR(expr, code)                                                           \
+  do {                                                                                   \
+    int r_ = (int)(expr);                                                                \
+    if (r_ != (code))                                                                    \
+      CC_TEST_FAIL("%s returned %d (%s), expected %d (%s)", #expr, r_, cc_err_name(r_),  \
+                   (int)(code), cc_err_name(code));                                      \
   } while (0)
 #define ASSERT_OK(expr) ASSERT_ERR(expr, 0)
 
-#define ASSERT_STR_EQ(a, b)                                                    \
-  do {                                                                         \
-    const char *a_ = (a), *b_ = (b);                                           \
-    if (!a_ || !b_ || strcmp(a_, b_) != 0)                                     \
-      CC_TEST_FAIL("assertion failed: %s == %s (\"%s\" vs \"%s\")", #a, #b,    \
-                   a_ ? a_ : "(null)", b_ ? b_ : "(null)");                    \
+#define ASSERT_STR_EQ(a, b)                                                              \
+  do {                                                                                   \
+    const char *a_ = (a), *b_ = (b);                                                     \
+    if (!a_ || !b_ || strcmp(a_, b_) != 0)                                               \
+      CC_TEST_FAIL("assertion failed: %s == %s (\"%s\" vs \"%s\")", #a, #b,              \
+                   a_ ? a_ : "(null)", b_ ? b_ : "(null)");                              \
   } while (0)
 
 /* Exit code 77 is reported by ctest as "skipped", never as passed. */
-#define SKIP(...)                                                              \
-  do {                                                                         \
-    fprintf(stderr, "SKIP: ");                                                 \
-    fprintf(stderr, __VA_ARGS__);                                              \
-    fprintf(stderr, "\n");                                                     \
-    exit(77);                                                                  \
+#define SKIP(...)                                                                        \
+  do {                                                                                   \
+    fprintf(stderr, "SKIP: ");                                                           \
+    fprintf(stderr, __VA_ARGS__);                                                        \
+    fprintf(stderr, "\n");                                                               \
+    exit(77);                                                                            \
   } while (0)
 
 /* Number of open file descriptors of this process. */

@@ -106,7 +106,8 @@ static intptr_t spawn_main(void *arg) {
 }
 
 static int run_or_report(const char *what, cc_task_fn fn, void *arg, size_t stack) {
-  cc_loop_opts_t o = {.stack_size = stack, .handle_signals = true, .dump_on_sigusr1 = true};
+  cc_loop_opts_t o = {
+      .stack_size = stack, .handle_signals = true, .dump_on_sigusr1 = true};
   int r = cc_run_opts(&o, fn, arg, NULL);
   if (r < 0)
     fprintf(stderr, "concur %s: %s\n", what, cc_strerror(r));
@@ -161,6 +162,7 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "mine") == 0)
     return concur_mine_main(argc - 1, argv + 1);
-  fprintf(stderr, "usage: concur [demo | sleepers [N] | spawn [N] | mine [dir] | --version]\n");
+  fprintf(stderr,
+          "usage: concur [demo | sleepers [N] | spawn [N] | mine [dir] | --version]\n");
   return 2;
 }

@@ -26,7 +26,7 @@
 
 #ifdef __cplusplus
 #define CC_BEGIN_DECLS extern "C" {
-#define CC_END_DECLS }
+#define CC_END_DECLS   }
 #else
 #define CC_BEGIN_DECLS
 #define CC_END_DECLS

@@ -69,8 +69,7 @@ CC_EXTERN int cc_loop_new(cc_loop_t **out, const cc_loop_opts_t *opts);
 /** Runs main(arg) on `loop` on the calling thread, as cc_run() does. A loop
  *  can be run more than once, one run at a time. -EBUSY if it is already
  *  running or the thread runs another loop. */
-CC_EXTERN int cc_loop_run(cc_loop_t *loop, cc_task_fn main, void *arg,
-                          intptr_t *result);
+CC_EXTERN int cc_loop_run(cc_loop_t *loop, cc_task_fn main, void *arg, intptr_t *result);
 
 /** Frees a loop that is not running. Callbacks posted to it and not yet run
  *  are dropped. Any thread; the caller must ensure no other thread still

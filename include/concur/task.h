@@ -32,9 +32,9 @@ typedef struct cc_group cc_group_t;
 
 /** Options for cc_spawn_opts(); zero-fill for the defaults. */
 typedef struct cc_spawn_opts {
-  const char *name;   /**< shown by cc_loop_dump; copied (max 31 bytes) */
-  size_t stack_size;  /**< 0: the loop's default */
-  bool detached;      /**< nobody will join: freed as soon as it ends */
+  const char *name;  /**< shown by cc_loop_dump; copied (max 31 bytes) */
+  size_t stack_size; /**< 0: the loop's default */
+  bool detached;     /**< nobody will join: freed as soon as it ends */
 } cc_spawn_opts_t;
 
 /** Starts fn(arg) as a new task on the current loop (asyncio.create_task).
@@ -46,11 +46,12 @@ typedef struct cc_spawn_opts {
  *  Also callable from a cc_loop_call() callback on the loop's thread.
  *  Errors: -ENOMEM; -CC_ENOTCORO outside a loop; -ESHUTDOWN once the loop
  *  is shutting down (cc_run's main has returned). */
-#define cc_spawn(out, fn, arg) cc_spawn_at((out), (fn), (arg), NULL, __FILE__, __LINE__, #fn)
+#define cc_spawn(out, fn, arg)                                                           \
+  cc_spawn_at((out), (fn), (arg), NULL, __FILE__, __LINE__, #fn)
 
 /** cc_spawn() with options (name, stack size, detached). `out` may be NULL
  *  only for a detached task. */
-#define cc_spawn_opts(out, fn, arg, opts)                                      \
+#define cc_spawn_opts(out, fn, arg, opts)                                                \
   cc_spawn_at((out), (fn), (arg), (opts), __FILE__, __LINE__, #fn)
 
 /** The function behind cc_spawn(); `file`, `line` and `fname` record where
@@ -149,9 +150,10 @@ CC_EXTERN int cc_group_new(cc_group_t **out);
 /** Spawns fn(arg) as a child of `g`. After a child has failed or the
  *  group was cancelled, new children are refused with -ECANCELED.
  *  Never suspends. */
-#define cc_group_spawn(g, fn, arg) cc_group_spawn_at((g), (fn), (arg), __FILE__, __LINE__, #fn)
-CC_EXTERN int cc_group_spawn_at(cc_group_t *g, cc_task_fn fn, void *arg,
-                                const char *file, int line, const char *fname);
+#define cc_group_spawn(g, fn, arg)                                                       \
+  cc_group_spawn_at((g), (fn), (arg), __FILE__, __LINE__, #fn)
+CC_EXTERN int cc_group_spawn_at(cc_group_t *g, cc_task_fn fn, void *arg, const char *file,
+                                int line, const char *fname);
 
 /** Waits until every child has finished. Returns 0 if all succeeded, else
  *  the first error a child returned (in time order). If the waiter is

@@ -4,9 +4,9 @@
 
 #include "common.h"
 
-#define CC_VERSION_MAJOR 0
-#define CC_VERSION_MINOR 1
-#define CC_VERSION_PATCH 0
+#define CC_VERSION_MAJOR  0
+#define CC_VERSION_MINOR  1
+#define CC_VERSION_PATCH  0
 #define CC_VERSION_STRING "0.1.0"
 
 CC_BEGIN_DECLS

@@ -6,8 +6,8 @@ const char *cc_strerror(int err) {
   if (err < 0)
     err = -err;
   switch (err) {
-#define X(name, val, msg)                                                      \
-  case val:                                                                    \
+#define X(name, val, msg)                                                                \
+  case val:                                                                              \
     return msg;
     CC_ERRNO_MAP(X)
 #undef X
@@ -22,8 +22,8 @@ const char *cc_err_name(int err) {
   if (err < 0)
     err = -err;
   switch (err) {
-#define X(name, val, msg)                                                      \
-  case val:                                                                    \
+#define X(name, val, msg)                                                                \
+  case val:                                                                              \
     return #name;
     CC_ERRNO_MAP(X)
 #undef X

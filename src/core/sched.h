@@ -31,10 +31,10 @@
 #include "concur/task.h"
 
 #ifndef container_of
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 #endif
 
-#define CC_LIKELY(x) __builtin_expect(!!(x), 1)
+#define CC_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define CC_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* The running task, or NULL outside a coroutine (same as cc_self()). */
@@ -80,7 +80,7 @@ cc_loop_t *cc__task_loop(const cc_task_t *t);
 
 /* ---- waiting on file descriptors --------------------------------------- */
 
-#define CC__READ 1u
+#define CC__READ  1u
 #define CC__WRITE 2u
 
 /* Suspends the running task until `fd` is readable (CC__READ) or writable
@@ -102,8 +102,8 @@ typedef struct cc__waiter {
   struct cc__waiter *next, *prev;
   cc_task_t *task;
   uint64_t token;
-  void *data;     /* primitive-specific: the item being put/got, etc. */
-  int result;     /* set by the waker before cc__wake(), read by the waiter */
+  void *data; /* primitive-specific: the item being put/got, etc. */
+  int result; /* set by the waker before cc__wake(), read by the waiter */
   bool linked;
 } cc__waiter_t;
 

@@ -28,15 +28,18 @@
 #endif
 
 #ifdef CC__ASAN
-void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom,
+                                    size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
                                      size_t *size_old);
-#define CC__ASAN_START(save, lo, size) __sanitizer_start_switch_fiber((save), (lo), (size))
+#define CC__ASAN_START(save, lo, size)                                                   \
+  __sanitizer_start_switch_fiber((save), (lo), (size))
 #define CC__ASAN_FINISH(save) __sanitizer_finish_switch_fiber((save), NULL, NULL)
-#define CC__ASAN_FINISH_OLD(save, lo, size) __sanitizer_finish_switch_fiber((save), (lo), (size))
+#define CC__ASAN_FINISH_OLD(save, lo, size)                                              \
+  __sanitizer_finish_switch_fiber((save), (lo), (size))
 #else
-#define CC__ASAN_START(save, lo, size) ((void)0)
-#define CC__ASAN_FINISH(save) ((void)0)
+#define CC__ASAN_START(save, lo, size)      ((void)0)
+#define CC__ASAN_FINISH(save)               ((void)0)
 #define CC__ASAN_FINISH_OLD(save, lo, size) ((void)0)
 #endif
 

@@ -42,24 +42,24 @@ void cc__ctx_switch(cc__ctx_t *from, cc__ctx_t *to);
 struct cc__stack_chunk;
 
 typedef struct cc__stack {
-  void *lo;     /* lowest usable byte, just above the guard page */
-  size_t size;  /* usable bytes */
+  void *lo;                      /* lowest usable byte, just above the guard page */
+  size_t size;                   /* usable bytes */
   struct cc__stack *next, *prev; /* free lists */
   struct cc__stack_chunk *chunk; /* NULL for a stack mapped on its own */
-  unsigned vg_id;  /* valgrind stack id */
+  unsigned vg_id;                /* valgrind stack id */
   bool guarded;
-  bool dirty;      /* has touched pages that a trim would release */
+  bool dirty; /* has touched pages that a trim would release */
 } cc__stack_t;
 
 typedef struct cc__stack_pool {
-  size_t stack_size;   /* usable size of each stack */
-  size_t slot_size;    /* stack_size + guard page */
-  size_t cache;        /* free stacks kept committed */
+  size_t stack_size;               /* usable size of each stack */
+  size_t slot_size;                /* stack_size + guard page */
+  size_t cache;                    /* free stacks kept committed */
   cc__stack_t *dirty, *dirty_tail; /* free, pages committed; hottest first */
   size_t ndirty;
-  cc__stack_t *free;   /* free, no committed pages */
+  cc__stack_t *free; /* free, no committed pages */
   size_t nfree;
-  size_t live;         /* stacks handed out */
+  size_t live; /* stacks handed out */
   struct cc__stack_chunk *chunks;
   size_t next_chunk_slots;
 } cc__stack_pool_t;

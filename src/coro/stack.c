@@ -145,7 +145,8 @@ static bool bulk_prepare(char *base, size_t n, size_t slot_size) {
       iov[j].iov_base = base + (i + j) * slot_size;
       iov[j].iov_len = ps;
     }
-    ok = syscall(SYS_process_madvise, pidfd, iov, k, MADV_GUARD_INSTALL, 0) == (long)(k * ps);
+    ok = syscall(SYS_process_madvise, pidfd, iov, k, MADV_GUARD_INSTALL, 0) ==
+         (long)(k * ps);
   }
   if (ok) {
     for (size_t i = 0; i < n; i += BATCH) {

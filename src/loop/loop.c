@@ -19,7 +19,7 @@
 
 CC__TLS cc_loop_t *cc__tl_loop;
 
-#define BUDGET 256
+#define BUDGET     256
 #define MAX_EVENTS 256
 
 static atomic_bool signals_taken;
@@ -650,7 +650,8 @@ int cc_loop_run(cc_loop_t *l, cc_task_fn main, void *arg, intptr_t *result) {
   return r;
 }
 
-int cc_run_opts(const cc_loop_opts_t *opts, cc_task_fn main, void *arg, intptr_t *result) {
+int cc_run_opts(const cc_loop_opts_t *opts, cc_task_fn main, void *arg,
+                intptr_t *result) {
   if (cc__tl_loop)
     return -EBUSY;
   cc_loop_t *l;
@@ -694,7 +695,8 @@ void cc_loop_dump(FILE *out) {
   int64_t now = cc_now();
   fprintf(out, "concur: %zu live task(s) on loop %p\n", l->live, (void *)l);
   for (cc_task_t *t = l->all; t; t = t->anext) {
-    fprintf(out, "  #%" PRIu64 " %-16s %-8s", t->id, t->name ? t->name : "?", state_name(t));
+    fprintf(out, "  #%" PRIu64 " %-16s %-8s", t->id, t->name ? t->name : "?",
+            state_name(t));
     if (t->state == CC__PARKED && t->wait_what) {
       if (strncmp(t->wait_what, "fd ", 3) == 0)
         fprintf(out, " on %s %d", t->wait_what, (int)(intptr_t)t->wait_obj);

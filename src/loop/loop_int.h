@@ -27,7 +27,7 @@ enum cc__task_state {
   CC__NEW = 0, /* spawned, never run, no stack yet */
   CC__READY,   /* in the run queue */
   CC__RUNNING,
-  CC__PARKED,  /* suspended in cc__park() */
+  CC__PARKED, /* suspended in cc__park() */
   CC__DONE
 };
 
@@ -39,12 +39,12 @@ struct cc_task {
   bool cancelled;
   bool started;
   bool detached;
-  bool shield;        /* parks ignore cancellation and scope deadlines */
+  bool shield; /* parks ignore cancellation and scope deadlines */
   bool owned_name;
-  uint64_t token;     /* token of the current/next park */
+  uint64_t token; /* token of the current/next park */
   int wake_result;
   cc__timer_t timer;
-  int64_t deadline;   /* effective deadline of the open scopes */
+  int64_t deadline; /* effective deadline of the open scopes */
   cc_timeout_t *scope;
   cc__stack_t *stack;
   cc_task_fn fn;
@@ -61,7 +61,7 @@ struct cc_task {
   const char *file;
   const char *name;
   int line;
-  size_t stack_size;  /* 0: the loop's pool */
+  size_t stack_size; /* 0: the loop's pool */
   void *asan_fake;
   void *tsan_fiber;
 };
@@ -98,12 +98,12 @@ struct cc_loop {
   cc_task_t *current;  /* running task; NULL in the loop's own context */
   cc__ctx_t sched_ctx; /* the loop's own context, on the thread stack */
   cc_task_t *rq_head, *rq_tail;
-  unsigned budget;     /* switches left before the loop must poll */
-  int64_t now;         /* cached cc_now(), refreshed on every poll */
+  unsigned budget; /* switches left before the loop must poll */
+  int64_t now;     /* cached cc_now(), refreshed on every poll */
   cc__timers_t timers;
   cc__poller_t *poller;
   cc__stack_pool_t stacks;
-  cc_task_t *zombie;   /* ended task whose stack is released after the switch */
+  cc_task_t *zombie; /* ended task whose stack is released after the switch */
 
   /* Inbox: the only part other threads touch. */
   pthread_mutex_t inbox_mu;
@@ -120,7 +120,7 @@ struct cc_loop {
   cc__fdslot_t *fds;
   size_t nfds;
 
-  cc_task_t *all;      /* live tasks, newest first */
+  cc_task_t *all; /* live tasks, newest first */
   size_t live;
   uint64_t next_id;
   cc_task_t *task_free;
@@ -221,7 +221,8 @@ static inline void cc__after_switch(cc_loop_t *l, void *fake) {
 
 /* Switches from context `from` (the running task `self`, or the loop's own
  * context when self is NULL) to task `to` (or the loop's own context). */
-static inline void cc__switch_to(cc_loop_t *l, cc_task_t *self, cc_task_t *to, bool dying) {
+static inline void cc__switch_to(cc_loop_t *l, cc_task_t *self, cc_task_t *to,
+                                 bool dying) {
   cc__ctx_t *from = self ? &self->ctx : &l->sched_ctx;
   void **fake = self ? &self->asan_fake : &l->sched_asan_fake;
   (void)fake;
@@ -271,7 +272,6 @@ static inline void cc__make_ready_inl(cc_loop_t *l, cc_task_t *t, int r) {
   t->state = CC__READY;
   cc__rq_push(l, t);
 }
-
 
 /* Same-loop wake-up inline; other threads go through the inbox. */
 static inline void cc__wake_inl(cc_task_t *t, uint64_t token, int result) {

@@ -162,7 +162,8 @@ int cc_spawn_at(cc_task_t **out, cc_task_fn fn, void *arg, const cc_spawn_opts_t
   return 0;
 }
 
-/* ---- join / detach / cancel --------------------------------------------------------- */
+/* ---- join / detach / cancel ---------------------------------------------------------
+ */
 
 static int check_joinable(cc_loop_t *l, cc_task_t *t) {
   if (!l || !l->current)
@@ -343,7 +344,8 @@ int cc_wait_for(cc_task_fn fn, void *arg, int64_t ms, intptr_t *result) {
   return take(l, t, result);
 }
 
-/* ---- yield / sleep -------------------------------------------------------------------- */
+/* ---- yield / sleep --------------------------------------------------------------------
+ */
 
 int cc_yield(void) {
   cc_loop_t *l = cc__tl_loop;
@@ -377,7 +379,8 @@ int cc_sleep(int64_t ms) {
   return cc_sleep_until(cc_now() + ms);
 }
 
-/* ---- deadline scopes ---------------------------------------------------------------- */
+/* ---- deadline scopes ----------------------------------------------------------------
+ */
 
 void cc_timeout_begin(cc_timeout_t *scope, int64_t deadline) {
   cc_task_t *self = cc__self();

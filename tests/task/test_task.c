@@ -144,8 +144,9 @@ static intptr_t t_gather(void *arg) {
   return 0;
 }
 TEST(gather_million) {
-  cc_test_run(t_gather,
-              (void *)(intptr_t)(cc_test_tsan() ? 20000 : cc_test_sanitized() ? 200000 : 1000000));
+  cc_test_run(t_gather, (void *)(intptr_t)(cc_test_tsan()        ? 20000
+                                           : cc_test_sanitized() ? 200000
+                                                                 : 1000000));
 }
 
 static intptr_t t_gather_err(void *unused) {
