@@ -1477,7 +1477,7 @@ int cc_pool_map_records(cc_pool_t *p, cc_pool_rec_fn fn, void *ctx, const void *
   int r = submit_job(p, j);
   if (r == 0) {
     wake_manager(p);
-    if (cc__self() == NULL && n * out_size >= PREFAULT_MIN && !getenv("CC_NOPF")) {
+    if (cc__self() == NULL && n * out_size >= PREFAULT_MIN) {
       pthread_mutex_unlock(&p->mu);
       prefault(p, j, out, n * out_size);
       pthread_mutex_lock(&p->mu);
