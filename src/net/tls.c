@@ -220,9 +220,10 @@ static int ssl_step(cc_stream_t *s, int ret, const char *what, int64_t dl) {
     return w < 0 ? w : 1;
   case SSL_ERROR_SYSCALL: {
     int err = errno;
+    unsigned long queued = ERR_peek_error();
     t->failed = true;
     note_err(what, t->ssl);
-    if (ERR_peek_error() == 0 && err != 0 && err != EAGAIN)
+    if (queued == 0 && err != 0 && err != EAGAIN)
       return -err;
     return -ECONNRESET; /* the peer closed without a close_notify */
   }
