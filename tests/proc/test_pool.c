@@ -281,9 +281,11 @@ static int faulty(const void *in, void *out, void *ctx) {
   shared_t *sh = cc_shm_ptr(g_shm);
   if (x == 37) {
     switch (atomic_load(&sh->kind)) {
-    case K_SEGV:
-      *(volatile int *)(uintptr_t)8 = 1;
+    case K_SEGV: {
+      volatile uintptr_t bad = 8; /* opaque to the compiler */
+      *(volatile int *)bad = 1;
       break;
+    }
     case K_ABORT:
       abort();
     case K_EXIT:
