@@ -7,7 +7,7 @@
  * memory allocated before cc_pool_new(), as with Python's 'fork' start
  * method). Items and results travel through shared-memory rings (a
  * pre-faulted anonymous shared mapping, futex and eventfd wake-ups), never
- * through pipes: a chunk of items costs two memcpy's and at most a couple of
+ * through pipes: a chunk of items costs one or two copies and at most a couple of
  * system calls, whatever the number of items in it.
  *
  * Two forms of work:

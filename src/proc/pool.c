@@ -23,7 +23,19 @@
  * (manager fills 0,1,0,1...; worker runs 0,1,0,1...), so a worker finds its
  * next chunk ready while the manager collects the previous one. A slot
  * moves FREE -> READY (manager filled it) -> RUNNING (worker took it) ->
- * DONE (worker finished it) -> FREE (manager collected it).
+ * DONE (worker finished it) -> FREE (manager collected it); STOP asks the
+ * worker to exit.
+ *
+ * Copies. For record maps the manager is the critical path (it alone writes
+ * the caller's output), so it does as little as possible: the worker reads
+ * its chunk's input straight from the parent's memory with one
+ * process_vm_readv() (it is the parent's child, same user; if the kernel
+ * refuses, say under Yama ptrace_scope >= 1, the worker reports it and the
+ * manager copies the input for it instead), and a plain-thread caller
+ * pre-faults a large output array while the manager fills it. Results are
+ * copied out by the manager, never written into the caller's memory by a
+ * worker, so a map that is abandoned (deadline, cancellation) can return at
+ * once: nothing writes to its arrays after it has returned.
  *
  * Wake-ups. A worker that finds its next slot not READY spins briefly, then
  * sets `sleeping` and futex-waits on the slot's state; the manager makes a
