@@ -109,8 +109,9 @@ TEST(to_thread_runs_blocking_calls_off_the_loop) {
   cc_test_run(main_to_thread, NULL);
 }
 
-static atomic_int late_ran;
+static atomic_int late_ran, late_started;
 static intptr_t block_then_mark(void *arg) {
+  atomic_store(&late_started, 1);
   cc_tevent_wait(arg, CC_FOREVER);
   atomic_store(&late_ran, 1);
   return 1;
@@ -125,7 +126,9 @@ static intptr_t main_to_thread_cancel(void *arg) {
   ASSERT_OK(cc_tevent_new(&e));
   cc_task_t *t;
   ASSERT_OK(cc_spawn(&t, child_to_thread_blocked, e));
-  ASSERT_OK(cc_sleep(20));
+  for (int i = 0; i < 2500 && !atomic_load(&late_started); i++)
+    ASSERT_OK(cc_sleep(2)); /* until the call runs on the pool */
+  ASSERT_EQ(atomic_load(&late_started), 1);
   int64_t t0 = cc_now();
   ASSERT_OK(cc_cancel(t));
   intptr_t r = 0;
@@ -136,7 +139,7 @@ static intptr_t main_to_thread_cancel(void *arg) {
    * when it ends. */
   ASSERT_EQ(atomic_load(&late_ran), 0);
   cc_tevent_set(e);
-  for (int i = 0; i < 500 && !atomic_load(&late_ran); i++)
+  for (int i = 0; i < 2500 && !atomic_load(&late_ran); i++)
     cc_sleep(2);
   ASSERT_EQ(atomic_load(&late_ran), 1);
   cc_sleep(10);
@@ -178,10 +181,12 @@ static intptr_t main_call_cancel_pending(void *arg) {
   ASSERT_OK(cc_tevent_new(&e));
   cc_future_t *blocker;
   ASSERT_OK(cc_executor_submit(c.ex, wait_event, e, &blocker));
+  while (cc_future_state(blocker) != CC_FUTURE_RUNNING)
+    ASSERT_OK(cc_sleep(1));
   cc_task_t *t;
   ASSERT_OK(cc_spawn(&t, child_call, &c));
-  ASSERT_OK(cc_sleep(10));
-  ASSERT_EQ(cc_executor_pending(c.ex), 1);
+  while (cc_executor_pending(c.ex) != 1)
+    ASSERT_OK(cc_sleep(1)); /* the child's task is queued behind it */
   cc_cancel(t);
   intptr_t r = 0;
   int jr = cc_join(t, &r);
