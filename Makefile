@@ -11,7 +11,7 @@ DEPS := build-essential cmake pkg-config libssl-dev openssl
 # The demo's data-mining part reads the Python documentation.
 DEMO_DEPS := python3-doc
 # Peers the benchmarks compare against (installed by `make bench` only).
-BENCH_DEPS := golang-go python3 python3-uvloop hyperfine
+BENCH_DEPS := golang-go python3 python3-uvloop
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -65,7 +65,9 @@ test: test-release test-asan test-tsan
 demo: demo-deps release
 	./build/release/tools/concur demo
 
+# WORKLOADS.md names build/bench/ as the place of the workload programs.
 bench: bench-deps release
+	@ln -sfn release/bench build/bench
 	./bench/run
 
 # The aarch64 context switch, cross-built and run under qemu-user.
