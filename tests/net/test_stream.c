@@ -477,3 +477,89 @@ static intptr_t max_conns_main(void *arg) {
 TEST(serve_max_conns) {
   cc_test_run(max_conns_main, NULL);
 }
+
+/* Records with a multi-byte delimiter, written in random-sized pieces and
+ * read back with read_until / read_exactly / read_line mixed, through a
+ * tiny buffer, against a model: any off-by-one in the delimiter search
+ * across refills shows up as a mismatch. */
+typedef struct {
+  int fd;
+  char *data;
+  size_t n;
+} chunker_t;
+
+static unsigned rnd(unsigned *s) {
+  *s = *s * 1103515245u + 12345u;
+  return (*s >> 16) & 0x7fff;
+}
+
+static intptr_t chunk_writer(void *arg) {
+  chunker_t *c = arg;
+  unsigned seed = 7;
+  size_t off = 0;
+  while (off < c->n) {
+    size_t k = 1 + rnd(&seed) % 37;
+    if (k > c->n - off)
+      k = c->n - off;
+    if (cc_write(c->fd, c->data + off, k, cc_deadline_in(5000)) < 0)
+      return -EPIPE;
+    off += k;
+    if (rnd(&seed) % 4 == 0)
+      cc_sleep(0);
+  }
+  cc_shutdown(c->fd, SHUT_WR);
+  return 0;
+}
+
+static intptr_t chunked_main(void *arg) {
+  int a, b;
+  tcp_pair(&a, &b);
+  /* Model: records "<len bytes>\r\n" with random content that may contain
+   * '\r' or '\n' alone but never "\r\n". */
+  enum { NREC = 400 };
+  size_t lens[NREC], total = 0;
+  unsigned seed = 99;
+  char *data = malloc(NREC * 64);
+  for (int i = 0; i < NREC; i++) {
+    lens[i] = rnd(&seed) % 60;
+    for (size_t j = 0; j < lens[i]; j++) {
+      char ch = (char)('a' + rnd(&seed) % 26);
+      if (rnd(&seed) % 10 == 0)
+        ch = (j > 0 && data[total + j - 1] == '\r') ? 'x' : '\r';
+      data[total + j] = ch;
+    }
+    if (lens[i] > 0 && data[total + lens[i] - 1] == '\r')
+      data[total + lens[i] - 1] = 'y';
+    memcpy(data + total + lens[i], "\r\n", 2);
+    total += lens[i] + 2;
+  }
+  chunker_t c = {a, data, total};
+  cc_task_t *w;
+  ASSERT_OK(cc_spawn(&w, chunk_writer, &c));
+  cc_stream_t *s;
+  cc_stream_opts_t so = {.read_buf = 16, .limit = 128};
+  ASSERT_OK(cc_stream_new(&s, b, &so));
+  size_t off = 0;
+  char buf[128];
+  for (int i = 0; i < NREC; i++) {
+    ssize_t r;
+    if (i % 3 == 2) { /* by length */
+      r = cc_stream_read_exactly(s, buf, lens[i] + 2, cc_deadline_in(5000));
+    } else {
+      r = cc_stream_read_until(s, "\r\n", 2, buf, sizeof buf, cc_deadline_in(5000));
+    }
+    ASSERT_EQ(r, (ssize_t)(lens[i] + 2));
+    ASSERT_EQ(memcmp(buf, data + off, (size_t)r), 0);
+    off += (size_t)r;
+  }
+  ASSERT_EQ(cc_stream_read_until(s, "\r\n", 2, buf, sizeof buf, cc_deadline_in(5000)), 0);
+  ASSERT_OK(cc_join(w, NULL));
+  cc_stream_free(s);
+  cc_close(a);
+  free(data);
+  return 0;
+}
+
+TEST(stream_random_chunks) {
+  cc_test_run(chunked_main, NULL);
+}
