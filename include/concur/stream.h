@@ -2,17 +2,17 @@
  * connection server — asyncio's StreamReader/StreamWriter, open_connection
  * and start_server.
  *
- *   Python (asyncio)                          concur
- *   reader, writer = await open_connection()  cc_open_connection(&s, host, port, dl)
- *   await reader.readexactly(n)               cc_stream_read_exactly(s, buf, n, dl)
- *   await reader.readuntil(b"\r\n")           cc_stream_read_until(s, "\r\n", 2, buf,
- * max, dl) await reader.readline()                   cc_stream_read_line(s, buf, max, dl)
- *   await reader.read(n)                      cc_stream_read(s, buf, n, dl)
- *   writer.write(b); await writer.drain()     cc_stream_write(s, b, n, dl);
- * cc_stream_flush(s, dl) writer.write_eof() cc_stream_shutdown_write(s, dl)
- *   writer.close()                            cc_stream_free(s)
- *   await start_server(cb, host, port)        cc_serve(cc_tcp_listen(host, port, NULL),
- * cb, arg, NULL)
+ *   r, w = await open_connection(h, p)  cc_open_connection(&s, h, p, dl)
+ *   await r.readexactly(n)              cc_stream_read_exactly(s, buf, n, dl)
+ *   await r.readuntil(b"\r\n")          cc_stream_read_until(s, "\r\n", 2, buf, max, dl)
+ *   await r.readline()                  cc_stream_read_line(s, buf, max, dl)
+ *   await r.read(n)                     cc_stream_read(s, buf, n, dl)
+ *   w.write(b)                          cc_stream_write(s, b, n, dl)
+ *   await w.drain()                     cc_stream_flush(s, dl)
+ *   w.write_eof()                       cc_stream_shutdown_write(s, dl)
+ *   w.close()                           cc_stream_free(s)
+ *   await start_server(cb, h, p)        lfd = cc_tcp_listen(h, p, NULL);
+ *     + server.serve_forever()          cc_serve(lfd, cb, arg, NULL)
  *
  * A stream belongs to one coroutine at a time for reading and one for
  * writing (the underlying fd allows one waiter of each kind); it is not

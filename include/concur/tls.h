@@ -12,7 +12,7 @@
  *   ctx.load_cert_chain(cert, key)                  opts.cert_file, opts.key_file
  *   ctx.set_alpn_protocols(["h2", "http/1.1"])      opts.alpn = "h2,http/1.1"
  *   open_connection(host, port, ssl=ctx)            cc_tls_open_connection(...)
- *   ctx.wrap_socket(sock, server_side=True)         cc_tls_accept(&s, fd, ctx, dl)
+ *   ctx.wrap_socket(sock, server_side=True)         cc_tls_accept(&s, fd, ctx, NULL, dl)
  *
  * Clients verify the server's certificate chain against the system's CA
  * store (plus opts.ca_file) and check that it names the host given to

@@ -418,7 +418,7 @@ static intptr_t reset_server(void *arg) {
   }
   char c;
   cc_stream_read(s, &c, 1, cc_deadline_in(5000)); /* the client's go-ahead */
-  cc_sleep(20);                                    /* ... and then its reset */
+  cc_sleep(20);                                   /* ... and then its reset */
   static char junk[65536];
   ssize_t r = 0;
   for (int i = 0; i < 100 && r >= 0; i++) {
