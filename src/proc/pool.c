@@ -669,9 +669,11 @@ static void collect(cc_pool_t *p, int wi, int k, job_t **fin) {
     return;
   j->inflight--;
   if (s->vm_fail) {
-    /* The worker could not read our memory: copy for it from now on. */
-    atomic_store(&p->ws[wi].vm_ok, 0);
+    /* The worker could not read our memory: copy for it from now on. (An
+     * abandoned job's caller may have freed its input: that says nothing
+     * about the worker.) */
     if (!j->finished) {
+      atomic_store(&p->ws[wi].vm_ok, 0);
       add_retry(j, c.base, c.n);
       queue_push(p, j);
     }
