@@ -62,6 +62,7 @@ typedef struct cc__stack_pool {
   size_t live; /* stacks handed out */
   struct cc__stack_chunk *chunks;
   size_t next_chunk_slots;
+  struct cc__stack_prep *prep; /* helper preparing chunks ahead, or NULL */
 } cc__stack_pool_t;
 
 /* Default usable stack size. */

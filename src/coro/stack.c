@@ -6,6 +6,8 @@
  * spawn in the steady state makes no system call at all.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,8 @@
 
 /* Chunks of at least this many slots are prepared in bulk (see bulk_prepare). */
 #define BULK_SLOTS 256
+/* The largest chunk; growth in chunks of this size is prepared ahead. */
+#define PREP_SLOTS 1024
 
 struct cc__stack_chunk {
   void *base;
@@ -41,6 +45,8 @@ struct cc__stack_chunk {
   struct cc__stack_chunk *next;
   cc__stack_t slots[];
 };
+
+static void prep_stop(cc__stack_pool_t *p);
 
 enum { GUARD_UNKNOWN, GUARD_MADVISE, GUARD_MPROTECT };
 static atomic_int guard_mode = GUARD_UNKNOWN;
@@ -210,6 +216,7 @@ void cc__stack_pool_init(cc__stack_pool_t *p, size_t stack_size, size_t cache) {
 }
 
 void cc__stack_pool_destroy(cc__stack_pool_t *p) {
+  prep_stop(p);
   struct cc__stack_chunk *c = p->chunks, *next;
   for (; c; c = next) {
     next = c->next;
@@ -223,24 +230,159 @@ void cc__stack_pool_destroy(cc__stack_pool_t *p) {
   p->nfree = p->ndirty = 0;
 }
 
+/* ---- preparing chunks ahead, on another core ---------------------------------
+ *
+ * Once a loop grows its pool by whole 1024-stack chunks it is spawning
+ * coroutines in bulk, and mapping, guarding and committing the next chunk
+ * (~0.6 us a stack) is most of the cost of starting each one. A helper
+ * thread, started at that point and owned by the pool, prepares the next
+ * chunk while the loop runs tasks from the current one, so that on a
+ * machine with a spare core the work overlaps. The loop never waits for
+ * it: if the prepared chunk is not ready when needed, the loop prepares
+ * one itself. The helper blocks every signal and holds no lock while it
+ * works; `mu` guards only the hand-over fields below.
+ */
+struct cc__stack_prep {
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  size_t slot_size;
+  size_t want; /* slots requested, 0: nothing to do */
+  void *ready; /* a prepared mapping of `ready_slots` slots */
+  size_t ready_slots;
+  bool ready_guarded;
+  bool stop;
+  pid_t pid; /* after fork() the child has the memory but not the thread */
+};
+
+static void *map_chunk(size_t len) {
+  void *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  return base == MAP_FAILED ? NULL : base;
+}
+
+static void *prep_main(void *arg) {
+  struct cc__stack_prep *pp = arg;
+  pthread_mutex_lock(&pp->mu);
+  for (;;) {
+    while (!pp->stop && (pp->want == 0 || pp->ready))
+      pthread_cond_wait(&pp->cv, &pp->mu);
+    if (pp->stop)
+      break;
+    size_t n = pp->want, slot = pp->slot_size;
+    pp->want = 0;
+    pthread_mutex_unlock(&pp->mu);
+    void *base = map_chunk(n * slot);
+    bool guarded = base && bulk_prepare(base, n, slot);
+    pthread_mutex_lock(&pp->mu);
+    if (base) {
+      pp->ready = base;
+      pp->ready_slots = n;
+      pp->ready_guarded = guarded;
+    }
+  }
+  pthread_mutex_unlock(&pp->mu);
+  return NULL;
+}
+
+static bool prep_forked(cc__stack_pool_t *p) {
+  if (p->prep && p->prep->pid != getpid()) {
+    p->prep = NULL; /* the thread is the parent's; leave its memory alone */
+    return true;
+  }
+  return false;
+}
+
+static void prep_request(cc__stack_pool_t *p, size_t n) {
+  if (prep_forked(p))
+    return;
+  struct cc__stack_prep *pp = p->prep;
+  if (!pp) {
+    pp = calloc(1, sizeof *pp);
+    if (!pp)
+      return;
+    pthread_mutex_init(&pp->mu, NULL);
+    pthread_cond_init(&pp->cv, NULL);
+    pp->slot_size = p->slot_size;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int r = pthread_create(&pp->thread, NULL, prep_main, pp);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0) {
+      pthread_cond_destroy(&pp->cv);
+      pthread_mutex_destroy(&pp->mu);
+      free(pp);
+      return;
+    }
+    pthread_setname_np(pp->thread, "concur-stacks");
+    pp->pid = getpid();
+    p->prep = pp;
+  }
+  pthread_mutex_lock(&pp->mu);
+  pp->want = n;
+  pthread_cond_signal(&pp->cv);
+  pthread_mutex_unlock(&pp->mu);
+}
+
+/* Takes the prepared mapping if it is ready now (never waits). */
+static void *prep_take(cc__stack_pool_t *p, size_t n, bool *guarded) {
+  if (prep_forked(p))
+    return NULL;
+  struct cc__stack_prep *pp = p->prep;
+  void *base = NULL;
+  if (!pp || pthread_mutex_trylock(&pp->mu) != 0)
+    return NULL;
+  if (pp->ready && pp->ready_slots == n) {
+    base = pp->ready;
+    *guarded = pp->ready_guarded;
+    pp->ready = NULL;
+  }
+  pthread_mutex_unlock(&pp->mu);
+  return base;
+}
+
+static void prep_stop(cc__stack_pool_t *p) {
+  prep_forked(p);
+  struct cc__stack_prep *pp = p->prep;
+  if (!pp)
+    return;
+  pthread_mutex_lock(&pp->mu);
+  pp->stop = true;
+  pthread_cond_signal(&pp->cv);
+  pthread_mutex_unlock(&pp->mu);
+  pthread_join(pp->thread, NULL);
+  if (pp->ready)
+    munmap(pp->ready, pp->ready_slots * pp->slot_size);
+  pthread_cond_destroy(&pp->cv);
+  pthread_mutex_destroy(&pp->mu);
+  free(pp);
+  p->prep = NULL;
+}
+
 static int add_chunk(cc__stack_pool_t *p) {
   size_t n = p->next_chunk_slots;
   size_t len = n * p->slot_size;
   struct cc__stack_chunk *c = malloc(sizeof *c + n * sizeof(cc__stack_t));
   if (!c)
     return -ENOMEM;
-  void *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-  if (base == MAP_FAILED) {
-    free(c);
-    return -ENOMEM;
+  bool guarded = false;
+  void *base = n == PREP_SLOTS ? prep_take(p, n, &guarded) : NULL;
+  if (!base) {
+    base = map_chunk(len);
+    if (!base) {
+      free(c);
+      return -ENOMEM;
+    }
+    guarded = n >= BULK_SLOTS && bulk_prepare(base, n, p->slot_size);
   }
+  if (n == PREP_SLOTS)
+    prep_request(p, n);
   c->base = base;
   c->len = len;
   c->nslots = n;
   c->next = p->chunks;
   p->chunks = c;
-  bool guarded = n >= BULK_SLOTS && bulk_prepare(base, n, p->slot_size);
   /* Push the slots so that the lowest address is handed out first. */
   for (size_t i = n; i-- > 0;) {
     cc__stack_t *s = &c->slots[i];
@@ -249,7 +391,7 @@ static int add_chunk(cc__stack_pool_t *p) {
     p->free = s;
   }
   p->nfree += n;
-  if (p->next_chunk_slots < 1024)
+  if (p->next_chunk_slots < PREP_SLOTS)
     p->next_chunk_slots *= 2;
   return 0;
 }

@@ -224,3 +224,25 @@ TEST(stack_overflow_is_reported) {
   ASSERT_NOT_NULL(strstr(buf, "'deep'"));
   ASSERT_NOT_NULL(strstr(buf, "test_coro.c"));
 }
+
+/* Past ~1000 live stacks the pool grows by 1024-stack chunks and a helper
+ * thread prepares the next chunk ahead; the tasks still all run, and the
+ * helper stops with the loop. */
+static intptr_t short_sleep(void *a) {
+  return cc_sleep(20);
+}
+static intptr_t t_prepared(void *unused) {
+  enum { N = 3500 };
+  cc_task_t **ts = malloc(N * sizeof *ts);
+  for (int i = 0; i < N; i++)
+    ASSERT_OK(cc_spawn(&ts[i], short_sleep, NULL));
+  ASSERT_OK(cc_gather(ts, N, NULL));
+  free(ts);
+  cc_loop_t *l = cc_loop_current();
+  ASSERT_NOT_NULL(l->stacks.prep); /* the helper was started */
+  ASSERT_GE(l->stacks.ndirty + l->stacks.nfree, (size_t)N);
+  return 0;
+}
+TEST(stacks_prepared_ahead_in_bulk) {
+  cc_test_run(t_prepared, NULL);
+}
