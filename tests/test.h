@@ -83,6 +83,12 @@ int cc_test_count_fds(void);
 /* Runs fn(arg) under cc_run() and asserts it returned 0; returns the value. */
 intptr_t cc_test_run(cc_task_fn fn, void *arg);
 
+/* Runs cc_run(fn, arg) (with cc_run's signal handling when `signals`) in a
+ * forked child whose stderr is captured into buf (NUL-terminated, at most
+ * size-1 bytes); the child exits 0 when cc_run returned 0. Returns the
+ * child's wait status, after reaping it. */
+int cc_test_run_in_child(cc_task_fn fn, void *arg, int signals, char *buf, size_t size);
+
 /* True when built with ASan/TSan (for scaling loads down or skipping). */
 int cc_test_sanitized(void);
 

@@ -46,6 +46,34 @@ intptr_t cc_test_run(cc_task_fn fn, void *arg) {
   return res;
 }
 
+int cc_test_run_in_child(cc_task_fn fn, void *arg, int signals, char *buf, size_t size) {
+  int pfd[2];
+  if (pipe(pfd) != 0)
+    CC_TEST_FAIL("pipe: %s", strerror(errno));
+  pid_t pid = fork();
+  if (pid < 0)
+    CC_TEST_FAIL("fork: %s", strerror(errno));
+  if (pid == 0) {
+    dup2(pfd[1], 2);
+    close(pfd[0]);
+    close(pfd[1]);
+    intptr_t r;
+    int rc = signals ? cc_run(fn, arg, &r) : cc_run_opts(NULL, fn, arg, &r);
+    _exit(rc == 0 ? 0 : 1);
+  }
+  close(pfd[1]);
+  size_t n = 0;
+  ssize_t k;
+  while (n + 1 < size && (k = read(pfd[0], buf + n, size - 1 - n)) > 0)
+    n += (size_t)k;
+  buf[n] = 0;
+  close(pfd[0]);
+  int st = 0;
+  if (waitpid(pid, &st, 0) != pid)
+    CC_TEST_FAIL("waitpid: %s", strerror(errno));
+  return st;
+}
+
 int cc_test_sanitized(void) {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   return 1;

@@ -197,26 +197,8 @@ static intptr_t t_overflow(void *unused) {
   return 0;
 }
 TEST(stack_overflow_is_reported) {
-  int pfd[2];
-  ASSERT_OK(pipe(pfd));
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(pfd[1], 2);
-    close(pfd[0]);
-    close(pfd[1]);
-    intptr_t r;
-    cc_run_opts(NULL, t_overflow, NULL, &r);
-    _exit(0); /* not reached: the overflow aborts */
-  }
-  close(pfd[1]);
-  char buf[8192] = {0};
-  size_t n = 0;
-  ssize_t k;
-  while (n < sizeof buf - 1 && (k = read(pfd[0], buf + n, sizeof buf - 1 - n)) > 0)
-    n += (size_t)k;
-  close(pfd[0]);
-  int st;
-  ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  char buf[8192];
+  int st = cc_test_run_in_child(t_overflow, NULL, 0, buf, sizeof buf);
   ASSERT_TRUE(WIFSIGNALED(st));
   ASSERT_EQ(WTERMSIG(st), SIGABRT);
   if (!strstr(buf, "stack overflow in task"))

@@ -458,25 +458,8 @@ static intptr_t t_sigusr1(void *unused) {
 }
 TEST(sigusr1_dumps_tasks) {
   /* Run in a child so that its stderr can be checked. */
-  int pfd[2];
-  ASSERT_OK(pipe(pfd));
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(pfd[1], 2);
-    close(pfd[0]);
-    close(pfd[1]);
-    intptr_t r;
-    _exit(cc_run(t_sigusr1, NULL, &r) == 0 ? 0 : 1);
-  }
-  close(pfd[1]);
-  char buf[4096] = {0};
-  size_t n = 0;
-  ssize_t k;
-  while (n < sizeof buf - 1 && (k = read(pfd[0], buf + n, sizeof buf - 1 - n)) > 0)
-    n += (size_t)k;
-  close(pfd[0]);
-  int st;
-  ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  char buf[4096];
+  int st = cc_test_run_in_child(t_sigusr1, NULL, 1, buf, sizeof buf);
   ASSERT_TRUE(WIFEXITED(st));
   ASSERT_EQ(WEXITSTATUS(st), 0);
   ASSERT_NOT_NULL(strstr(buf, "live task(s)"));
