@@ -54,8 +54,11 @@ struct cc_executor {
   _Alignas(64) pthread_mutex_t mu;
   pthread_cond_t work_cv;
   cc_future_t *qhead;
-  cc_future_t stub; /* the queue's dummy node (only qnext is used) */
-  unsigned wakes;   /* signals sent to sleepers, not yet consumed */
+  /* the queue's dummy node (only qnext is used): on lines of its own, as
+   * both submitters and workers write its qnext */
+  _Alignas(64) cc_future_t stub;
+  _Alignas(64) char pad_;
+  unsigned wakes; /* signals sent to sleepers, not yet consumed */
   unsigned max_workers, batch, seq;
   bool shutdown; /* workers exit once the queue is empty */
   bool is_default;
