@@ -1,14 +1,9 @@
 /* Stream sockets: listen, accept, connect, shutdown for TCP (IPv4 and
  * IPv6); the address-generic calls here serve Unix-domain sockets too
  * (unix.c). */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <net/if.h>
-#include <netdb.h>
 #include <netinet/tcp.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
