@@ -758,3 +758,30 @@ static intptr_t listen_opts_main(void *arg) {
 TEST(listen_dual_stack_and_reuseport) {
   cc_test_run(listen_opts_main, NULL);
 }
+
+/* cc_tcp_connect tries every address of a name: "localhost" gives
+ * 127.0.0.1 first, refused here, then ::1, which listens. */
+static intptr_t connect_fallback_main(void *arg) {
+  cc_addr_t a;
+  cc_addr_ip(&a, "::1", 0);
+  cc_listen_opts_t lo = {.v6only = true};
+  int lfd = cc_listen_addr(&a, &lo);
+  if (lfd < 0)
+    return 77;
+  cc_addr_t la;
+  cc_sock_local_addr(lfd, &la);
+  int port = cc_addr_port(&la);
+  int fd = cc_tcp_connect("localhost", port, cc_deadline_in(2000));
+  ASSERT_GE(fd, 0);
+  cc_addr_t peer;
+  ASSERT_OK(cc_sock_peer_addr(fd, &peer));
+  ASSERT_EQ(peer.u.sa.sa_family, AF_INET6);
+  cc_close(fd);
+  cc_close(lfd);
+  return 0;
+}
+
+TEST(connect_tries_each_address) {
+  if (cc_test_run(connect_fallback_main, NULL) == 77)
+    SKIP("no IPv6 loopback");
+}
