@@ -26,16 +26,14 @@
  * DONE (worker finished it) -> FREE (manager collected it); STOP asks the
  * worker to exit.
  *
- * Copies. For record maps the manager is the critical path (it alone writes
- * the caller's output), so it does as little as possible: the worker reads
- * its chunk's input straight from the parent's memory with one
- * process_vm_readv() (it is the parent's child, same user; if the kernel
- * refuses, say under Yama ptrace_scope >= 1, the worker reports it and the
- * manager copies the input for it instead), and a plain-thread caller
- * pre-faults a large output array while the manager fills it. Results are
- * copied out by the manager, never written into the caller's memory by a
- * worker, so a map that is abandoned (deadline, cancellation) can return at
- * once: nothing writes to its arrays after it has returned.
+ * Copies. The manager copies each chunk's input into a slot and its results
+ * into the caller's array; no worker ever writes the caller's memory, so a
+ * map that is abandoned (deadline, cancellation) can return at once: nothing
+ * writes to its arrays after it has returned. A plain-thread caller, idle
+ * while it waits, pre-faults a large output array ahead of the manager.
+ * (Workers reading their input straight from the parent with
+ * process_vm_readv() were tried and measured slower on W5a: the reads
+ * contend with the parent's page faults on a fresh output array.)
  *
  * Wake-ups. A worker that finds its next slot not READY spins briefly, then
  * sets `sleeping` and futex-waits on the slot's state; the manager makes a
@@ -73,7 +71,6 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -110,11 +107,6 @@ typedef struct slot {
   uint64_t elapsed_ns; /* the worker's own time for the chunk */
   void *fn, *ctx;
   size_t in_off, out_off; /* of the areas, from the arena base */
-  /* records: when `direct`, the worker reads the chunk's input itself from
-   * the parent's memory at `src` (process_vm_readv) instead of the manager
-   * copying it into the in area; `vm_fail` reports that it could not. */
-  const void *src;
-  uint32_t direct, vm_fail;
   /* Written once per item by the worker: on its own line so that the
    * manager's scans of `state` do not bounce it. */
   _Alignas(CACHELINE) _Atomic uint32_t cur;
@@ -124,7 +116,6 @@ typedef struct wshared {
   _Alignas(CACHELINE) _Atomic uint32_t sleeping;
   _Atomic uint32_t stop;
   _Atomic uint32_t started; /* initializer finished, first slot awaited */
-  _Atomic uint32_t vm_ok;   /* process_vm_readv of the parent works */
   uint64_t items_done;
   _Alignas(CACHELINE) slot_t slot[2];
 } wshared_t;
@@ -480,26 +471,7 @@ static void report_progress(cc_pool_t *p, job_t *j) {
 
 /* ---- the worker ----------------------------------------------------------------- */
 
-/* Reads len bytes at the parent's address src into dst. */
-static bool vm_read(pid_t parent, void *dst, const void *src, size_t len) {
-  while (len) {
-    struct iovec l = {dst, len}, r = {(void *)src, len};
-    ssize_t got = process_vm_readv(parent, &l, 1, &r, 1, 0);
-    if (got <= 0)
-      return false;
-    dst = (char *)dst + got;
-    src = (const char *)src + got;
-    len -= (size_t)got;
-  }
-  return true;
-}
-
-static void run_records(cc_pool_t *p, char *base, slot_t *s) {
-  if (s->direct &&
-      !vm_read(p->parent_pid, base + s->in_off, s->src, (size_t)s->n * s->in_size)) {
-    s->vm_fail = 1;
-    return;
-  }
+static void run_records(char *base, slot_t *s) {
   const char *in = base + s->in_off;
   char *out = base + s->out_off;
   cc_pool_rec_fn f = (cc_pool_rec_fn)s->fn;
@@ -546,12 +518,6 @@ static _Noreturn void worker_main(cc_pool_t *p, int wi) {
   wshared_t *ws = &p->ws[wi];
   if (p->o.initializer)
     p->o.initializer(p->o.initarg);
-  /* Can we read the parent's memory (same user; no Yama restriction)? The
-   * parent's copy of p->parent_pid holds the same value as ours. */
-  pid_t probe = 0;
-  if (vm_read(p->parent_pid, &probe, &p->parent_pid, sizeof probe) &&
-      probe == p->parent_pid)
-    atomic_store(&ws->vm_ok, 1);
   atomic_store(&ws->started, 1);
   size_t data_cap = p->cap - BYTES_HDR;
   uint64_t items = 0;
@@ -576,7 +542,7 @@ static _Noreturn void worker_main(cc_pool_t *p, int wi) {
     atomic_store_explicit(&s->state, SLOT_RUNNING, memory_order_relaxed);
     int64_t t0 = now_ns();
     if (s->kind == KIND_REC)
-      run_records(p, p->arena, s);
+      run_records(p->arena, s);
     else
       run_bytes(p->arena, s, data_cap);
     s->elapsed_ns = (uint64_t)(now_ns() - t0);
@@ -598,7 +564,6 @@ static void reset_worker_shared(cc_pool_t *p, int wi) {
   atomic_store(&ws->sleeping, 0);
   atomic_store(&ws->stop, 0);
   atomic_store(&ws->started, 0);
-  atomic_store(&ws->vm_ok, 0);
   ws->items_done = 0;
   for (int k = 0; k < 2; k++) {
     atomic_store(&ws->slot[k].state, SLOT_FREE);
@@ -668,18 +633,6 @@ static void collect(cc_pool_t *p, int wi, int k, job_t **fin) {
   if (!j)
     return;
   j->inflight--;
-  if (s->vm_fail) {
-    /* The worker could not read our memory: copy for it from now on. (An
-     * abandoned job's caller may have freed its input: that says nothing
-     * about the worker.) */
-    if (!j->finished) {
-      atomic_store(&p->ws[wi].vm_ok, 0);
-      add_retry(j, c.base, c.n);
-      queue_push(p, j);
-    }
-    job_unref(j);
-    return;
-  }
   if (!j->finished) {
     if (s->n) {
       double per = (double)s->elapsed_ns / (double)s->n;
@@ -902,12 +855,7 @@ static bool fill_slot(cc_pool_t *p, int wi, int k, job_t *j, job_t **fin) {
     size_t per_cap = p->cap / (j->in_size > j->out_size ? j->in_size : j->out_size);
     if (!take_range(j, chunk_size(p, j, per_cap), &start, &n))
       return false;
-    /* The worker reads the input itself when it can, so the manager's only
-     * copy is the results'. */
-    s->src = j->in + start * j->in_size;
-    s->direct = atomic_load_explicit(&p->ws[wi].vm_ok, memory_order_relaxed);
-    if (!s->direct)
-      memcpy(in, s->src, n * j->in_size);
+    memcpy(in, j->in + start * j->in_size, n * j->in_size);
     s->in_size = (uint32_t)j->in_size;
     s->out_size = (uint32_t)j->out_size;
   } else {
@@ -964,9 +912,6 @@ static bool fill_slot(cc_pool_t *p, int wi, int k, job_t *j, job_t **fin) {
   s->ctx = j->ctx;
   s->err_at = (uint32_t)n;
   s->stop_at = (uint32_t)n;
-  s->vm_fail = 0;
-  if (j->kind != KIND_REC)
-    s->direct = 0;
   atomic_store_explicit(&s->cur, 0, memory_order_relaxed);
   worker_t *w = &p->w[wi];
   w->ck[k] = (chunk_t){j, start, (uint32_t)n};

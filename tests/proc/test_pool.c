@@ -5,9 +5,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <grp.h>
-#include <sys/prctl.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -705,63 +702,4 @@ TEST(maps_from_several_threads) {
   int64_t t0 = cc_now();
   cc_pool_free(p);
   ASSERT_LT(cc_now() - t0, 150); /* idle workers stop at once */
-}
-
-/* Where the kernel will not let a worker read the parent's memory (Yama, or
- * as here a parent that is not dumpable and not root), the manager copies
- * the record inputs itself: same results. Run in a child process, which
- * gives up root first if it has it. */
-static bool can_read_parent(void) {
-  pid_t parent = getpid();
-  pid_t c = fork();
-  if (c == 0) {
-    int64_t v = 0, src = 42;
-    struct iovec l = {&v, sizeof v}, r = {&src, sizeof src};
-    _exit(process_vm_readv(parent, &l, 1, &r, 1, 0) == sizeof v ? 0 : 1);
-  }
-  int st = 0;
-  waitpid(c, &st, 0);
-  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
-
-static int copy_path_child(void *arg) {
-  (void)arg;
-  if (getuid() == 0 && (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
-                        setresuid(65534, 65534, 65534) < 0))
-    return 77;
-  prctl(PR_SET_DUMPABLE, 0);
-  if (can_read_parent())
-    return 77; /* cannot take the direct path away here */
-  cc_pool_t *p;
-  cc_pool_opts_t o = {.workers = 2};
-  if (cc_pool_new(&p, &o) < 0)
-    return 2;
-  size_t n = 200000;
-  int64_t *in = malloc(n * sizeof *in), *out = malloc(n * sizeof *out);
-  for (size_t i = 0; i < n; i++)
-    in[i] = (int64_t)i * 3;
-  int bad = 0;
-  for (int round = 0; round < 3; round++) {
-    memset(out, 0, n * sizeof *out);
-    if (cc_pool_map_records(p, sq, NULL, in, 8, out, 8, n, NULL) != 0)
-      bad = 3;
-    for (size_t i = 0; i < n; i++)
-      if (out[i] != in[i] * in[i])
-        bad = 4;
-  }
-  cc_pool_free(p);
-  free(in);
-  free(out);
-  return bad;
-}
-
-TEST(map_records_without_direct_reads) {
-  cc_process_t *c;
-  ASSERT_OK(cc_process_start(&c, copy_path_child, NULL, NULL));
-  int code = -1;
-  ASSERT_OK(cc_process_join(c, cc_deadline_in(20000), &code));
-  cc_process_free(c);
-  if (code == 77)
-    SKIP("the kernel lets workers read the parent's memory even so");
-  ASSERT_EQ(code, 0);
 }
