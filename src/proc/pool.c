@@ -1174,9 +1174,11 @@ int cc_pool_new(cc_pool_t **out, const cc_pool_opts_t *opts) {
   int err = -ENOMEM;
   if (!p->w)
     goto fail_mem;
-  /* Pre-faulted, so that no chunk pays for page faults. */
+  /* Pre-faulted, so that no chunk pays for page faults; but a pool with a
+   * huge max_result or hundreds of workers only pays for what it touches. */
+  int populate = p->arena_len <= ((size_t)64 << 20) ? MAP_POPULATE : 0;
   p->arena = mmap(NULL, p->arena_len, PROT_READ | PROT_WRITE,
-                  MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+                  MAP_SHARED | MAP_ANONYMOUS | populate, -1, 0);
   if (p->arena == MAP_FAILED) {
     p->arena = NULL;
     goto fail_mem;
