@@ -701,5 +701,5 @@ TEST(maps_from_several_threads) {
   }
   int64_t t0 = cc_now();
   cc_pool_free(p);
-  ASSERT_LT(cc_now() - t0, 150); /* idle workers stop at once */
+  ASSERT_LT(cc_now() - t0, 1000); /* idle workers stop at once (no hang) */
 }
