@@ -19,6 +19,11 @@
  * Workers are started lazily, up to max_workers, when work arrives and no
  * worker is idle; they block every signal (so a loop's signalfd gets
  * SIGINT) and are named "<prefix>-<n>" for top -H and gdb.
+ *
+ * fork(): in a child process, the first submission to an executor inherited
+ * from the parent drops the parent's queued tasks and starts fresh workers;
+ * futures pending or running in the parent at the fork never complete in
+ * the child.
  */
 #ifndef CONCUR_EXECUTOR_H
 #define CONCUR_EXECUTOR_H

@@ -67,9 +67,27 @@ struct cc_executor {
   void *initargs;
   char prefix[11];
   atomic_int refs;
+  unsigned gen; /* fork_gen when the workers were started */
 };
 
 static _Thread_local cc_executor_t *worker_of;
+
+/* Fork safety: a child process inherits executors whose worker threads do
+ * not exist in it. Each fork bumps fork_gen (pthread_atfork child handler);
+ * an executor created under another generation is reset on its next
+ * submission: fresh mutex and condition variable, no workers, so new ones
+ * start. Tasks that were queued or running in the parent at the fork are
+ * lost for the child (their futures never complete there). */
+static atomic_uint fork_gen;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void) {
+  atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
+}
+
+static void atfork_init(void) {
+  pthread_atfork(NULL, NULL, on_fork_child);
+}
 
 static cc_future_t *q_take_all(cc_executor_t *ex);
 static void cancel_list(cc_future_t *list);
@@ -117,6 +135,8 @@ int cc_executor_new(cc_executor_t **out, const cc_executor_opts_t *opts) {
   snprintf(ex->prefix, sizeof ex->prefix, "%s",
            opts->name_prefix && opts->name_prefix[0] ? opts->name_prefix : "cc-pool");
   atomic_init(&ex->refs, 1);
+  pthread_once(&atfork_once, atfork_init);
+  ex->gen = atomic_load(&fork_gen);
   *out = ex;
   return 0;
 }
@@ -294,6 +314,28 @@ static int spawn_worker(cc_executor_t *ex) {
 /* After pushing `n` items: wakes sleepers, or starts workers up to
  * max_workers when none is free. Lock-free unless either is needed. Fails
  * only if no worker exists at all and none could be started. */
+/* In a forked child: forget the parent's workers (see fork_gen). */
+static void after_fork(cc_executor_t *ex) {
+  /* The parent's queued work is the parent's: dropped, not run twice. */
+  atomic_store(&ex->stub.qnext, NULL);
+  atomic_store(&ex->qtail, &ex->stub);
+  ex->qhead = &ex->stub;
+  pthread_mutex_init(&ex->mu, NULL);
+  pthread_cond_init(&ex->work_cv, NULL);
+  atomic_store(&ex->nthreads, 0);
+  atomic_store(&ex->nsleep, 0);
+  atomic_store(&ex->nspin, 0);
+  ex->wakes = 0;
+  ex->exit_waiters.head = ex->exit_waiters.tail = NULL;
+  ex->exit_waiters.n = 0;
+  ex->gen = atomic_load(&fork_gen);
+}
+
+static inline void fork_check(cc_executor_t *ex) {
+  if (CC_UNLIKELY(ex->gen != atomic_load_explicit(&fork_gen, memory_order_relaxed)))
+    after_fork(ex);
+}
+
 static int kick(cc_executor_t *ex, size_t n) {
   if (atomic_load_explicit(&ex->nsleep, memory_order_seq_cst) == 0 &&
       (atomic_load_explicit(&ex->nthreads, memory_order_relaxed) >= ex->max_workers ||
@@ -342,6 +384,7 @@ int cc_executor_submit(cc_executor_t *ex, cc_task_fn fn, void *arg, cc_future_t 
     return -ENOMEM;
   f->fn = fn;
   f->arg = arg;
+  fork_check(ex);
   q_push_chain(ex, f, f);
   r = atomic_load_explicit(&ex->closing, memory_order_seq_cst) ? -CC_ECLOSED
                                                                : kick(ex, 1);
@@ -552,6 +595,7 @@ int cc_executor_map(cc_executor_t *ex, cc_task_fn fn, void *const *args, size_t 
   for (size_t i = 1; i < nchunks; i++)
     atomic_store_explicit(&c->chunks[i - 1].f->qnext, c->chunks[i].f,
                           memory_order_relaxed);
+  fork_check(ex);
   q_push_chain(ex, c->chunks[0].f, c->chunks[nchunks - 1].f);
   r = atomic_load_explicit(&ex->closing, memory_order_seq_cst) ? -CC_ECLOSED
                                                                : kick(ex, nchunks);

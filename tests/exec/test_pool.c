@@ -2,6 +2,7 @@
  * loop), so that ThreadSanitizer checks them. */
 #include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -536,4 +537,33 @@ TEST(default_executor_and_to_thread_outside_a_coroutine) {
   ASSERT_OK(cc_to_thread(plus_one, (void *)2, &v)); /* runs right here */
   ASSERT_EQ(v, 3);
   ASSERT_ERR(cc_to_thread(fail_on_37, (void *)37, &v), -EDOM);
+}
+
+/* A forked child gets fresh workers for an executor (and the default one)
+ * whose threads existed only in the parent. */
+TEST(executor_works_in_a_forked_child) {
+#if defined(__SANITIZE_THREAD__)
+  SKIP("TSan does not support starting threads after a multi-threaded fork");
+#endif
+  cc_executor_t *ex;
+  cc_executor_opts_t o = {.max_workers = 2};
+  ASSERT_OK(cc_executor_new(&ex, &o));
+  intptr_t v;
+  ASSERT_OK(cc_executor_call(ex, plus_one, (void *)1, &v)); /* workers started */
+  cc_executor_t *dflt;
+  ASSERT_OK(cc_executor_default(&dflt));
+  ASSERT_OK(cc_executor_call(dflt, plus_one, (void *)1, &v));
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    intptr_t a = 0, b = 0;
+    int ok = cc_executor_call(ex, plus_one, (void *)41, &a) == 0 && a == 42 &&
+             cc_executor_call(dflt, plus_one, (void *)9, &b) == 0 && b == 10;
+    _exit(ok ? 0 : 1);
+  }
+  int st = 0;
+  ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  ASSERT_TRUE(WIFEXITED(st));
+  ASSERT_EQ(WEXITSTATUS(st), 0);
+  ASSERT_OK(cc_executor_free(ex));
 }
