@@ -703,3 +703,52 @@ TEST(maps_from_several_threads) {
   cc_pool_free(p);
   ASSERT_LT(cc_now() - t0, 1000); /* idle workers stop at once (no hang) */
 }
+
+/* ---- the parent dies outright
+ * ---------------------------------------------------------- */
+
+/* True while pid runs (not gone, not a zombie waiting for init). */
+static bool running(pid_t pid) {
+  char path[64], buf[256];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return false;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  char *rp = strrchr(buf, ')');
+  return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
+static int doomed_parent(void *arg) {
+  pid_t *pids = cc_shm_ptr(arg);
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 2};
+  if (cc_pool_new(&p, &o) < 0)
+    return 1;
+  cc_pool_worker_pids(p, pids, 2);
+  kill(getpid(), SIGKILL); /* no clean-up of any kind */
+  return 0;
+}
+
+TEST(no_orphans_when_parent_is_killed) {
+  cc_shm_t *s;
+  ASSERT_OK(cc_shm_new(&s, 2 * sizeof(pid_t)));
+  pid_t *pids = cc_shm_ptr(s);
+  cc_process_t *c;
+  ASSERT_OK(cc_process_start(&c, doomed_parent, s, NULL));
+  int code = 0;
+  ASSERT_OK(cc_process_join(c, cc_deadline_in(10000), &code));
+  ASSERT_EQ(code, -SIGKILL);
+  cc_process_free(c);
+  ASSERT_GT(pids[0], 0);
+  ASSERT_GT(pids[1], 0);
+  /* PR_SET_PDEATHSIG kills the workers with their parent. */
+  int64_t until = cc_now() + 5000;
+  while ((running(pids[0]) || running(pids[1])) && cc_now() < until)
+    usleep(2000);
+  ASSERT_FALSE(running(pids[0]));
+  ASSERT_FALSE(running(pids[1]));
+  cc_shm_free(s);
+}
