@@ -7,44 +7,135 @@
 
 #include "exec/future_int.h"
 
-/* ---- allocation: a per-thread cache of free futures ------------------------
- * The thread that drops the last reference keeps the memory for its next
- * allocation: a submit-and-collect loop recycles the same futures with no
- * malloc and no shared lock. Bounded, and drained when the thread exits. */
+/* ---- the striped locks ---------------------------------------------------- */
 
+#define NSTRIPES 64
+static pthread_mutex_t stripes[NSTRIPES] = {
+#define S4                                                                               \
+  PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,       \
+      PTHREAD_MUTEX_INITIALIZER
+#define S16 S4, S4, S4, S4
+    S16, S16, S16, S16
+#undef S16
+#undef S4
+};
+
+static pthread_mutex_t *fmu(const cc_future_t *f) {
+  uintptr_t a = (uintptr_t)f;
+  return &stripes[((a >> 6) ^ (a >> 12)) % NSTRIPES];
+}
+
+/* ---- allocation ---------------------------------------------------------------
+ * Futures come from 8 KiB slabs of 64 cache-line-aligned 128-byte slots (the
+ * hot fields in the first line), carved once and then recycled for good:
+ * the thread that drops the last reference keeps the memory in its own
+ * cache for its next allocation, so a submit-and-collect loop recycles the
+ * same futures with no malloc and no shared lock. A cache that grows past
+ * FCACHE_MAX hands batches of FBATCH to a global pool (one mutex operation
+ * per batch), where allocating threads take them back; a thread's cache
+ * goes to the pool when the thread exits. The memory is kept for reuse,
+ * never returned to malloc: the footprint is the peak number of futures
+ * alive at once (128 bytes each). */
+
+#define FSLOT      128
+#define FSLAB      64
 #define FCACHE_MAX 4096
+#define FBATCH     1024
+
+static_assert(sizeof(cc_future_t) <= FSLOT, "a future fits its slab slot");
+
+/* Under AddressSanitizer every future is its own malloc, so that a use
+ * after the last unref is caught instead of hitting a recycled slot. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FUTURE_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FUTURE_MALLOC 1
+#endif
+#endif
+#ifndef FUTURE_MALLOC
+#define FUTURE_MALLOC 0
+#endif
 
 static _Thread_local struct {
   cc_future_t *head;
-  unsigned n;
+  size_t n;
   bool registered;
 } fcache;
 static pthread_key_t fcache_key;
 static pthread_once_t fcache_once = PTHREAD_ONCE_INIT;
 
-static void fcache_drain(void *unused) {
+/* Batches of free futures, chained by `next`; a batch's first future
+ * holds its length in `value` and links the next batch through `arg`. */
+static pthread_mutex_t gpool_mu = PTHREAD_MUTEX_INITIALIZER;
+static cc_future_t *gpool;
+
+static void gpool_put(cc_future_t *batch, size_t n) {
+  batch->value = (intptr_t)n;
+  pthread_mutex_lock(&gpool_mu);
+  batch->arg = gpool;
+  gpool = batch;
+  pthread_mutex_unlock(&gpool_mu);
+}
+
+static cc_future_t *gpool_get(size_t *n) {
+  pthread_mutex_lock(&gpool_mu);
+  cc_future_t *b = gpool;
+  if (b)
+    gpool = b->arg;
+  pthread_mutex_unlock(&gpool_mu);
+  if (b)
+    *n = (size_t)b->value;
+  return b;
+}
+
+static void fcache_exit(void *unused) {
   (void)unused;
-  cc_future_t *f;
-  while ((f = fcache.head)) {
-    fcache.head = f->next;
-    free(f);
-  }
+  if (fcache.head)
+    gpool_put(fcache.head, fcache.n);
+  fcache.head = NULL;
   fcache.n = 0;
 }
 
 static void fcache_key_init(void) {
-  pthread_key_create(&fcache_key, fcache_drain);
+  pthread_key_create(&fcache_key, fcache_exit);
+}
+
+static void fcache_push(cc_future_t *f) {
+  f->next = fcache.head;
+  fcache.head = f;
+  fcache.n++;
+}
+
+/* Refills the empty cache from the pool or a new slab. */
+static bool fcache_refill(void) {
+  size_t n;
+  cc_future_t *b = gpool_get(&n);
+  if (b) {
+    fcache.head = b;
+    fcache.n = n;
+    return true;
+  }
+  char *slab = aligned_alloc(64, (size_t)FSLOT * FSLAB);
+  if (!slab)
+    return false;
+  for (int i = FSLAB - 1; i >= 0; i--)
+    fcache_push((cc_future_t *)(slab + (size_t)i * FSLOT));
+  return true;
 }
 
 cc_future_t *cc__future_alloc(int refs) {
-  cc_future_t *f = fcache.head;
-  if (f) {
-    fcache.head = f->next;
-    fcache.n--;
-  } else {
+  cc_future_t *f;
+  if (FUTURE_MALLOC) {
     f = malloc(sizeof *f);
     if (!f)
       return NULL;
+  } else {
+    if (!fcache.head && !fcache_refill())
+      return NULL;
+    f = fcache.head;
+    fcache.head = f->next;
+    fcache.n--;
   }
   atomic_init(&f->state, CC_FUTURE_PENDING);
   atomic_init(&f->refs, refs);
@@ -55,28 +146,34 @@ cc_future_t *cc__future_alloc(int refs) {
   f->next = NULL;
   f->fn = NULL;
   f->arg = NULL;
-  pthread_mutex_init(&f->mu, NULL);
   f->waiters.head = f->waiters.tail = NULL;
   f->waiters.n = 0;
-  f->cb0.cb = NULL;
+  f->cb0 = NULL;
+  f->cb0_arg = NULL;
   f->cbs = NULL;
-  f->cbs_tail = &f->cbs;
   return f;
 }
 
 static void future_release_mem(cc_future_t *f) {
-  pthread_mutex_destroy(&f->mu);
-  if (fcache.n < FCACHE_MAX) {
-    if (!fcache.registered) {
-      pthread_once(&fcache_once, fcache_key_init);
-      pthread_setspecific(fcache_key, &fcache);
-      fcache.registered = true;
-    }
-    f->next = fcache.head;
-    fcache.head = f;
-    fcache.n++;
-  } else {
+  if (FUTURE_MALLOC) {
     free(f);
+    return;
+  }
+  if (!fcache.registered) {
+    pthread_once(&fcache_once, fcache_key_init);
+    pthread_setspecific(fcache_key, &fcache);
+    fcache.registered = true;
+  }
+  fcache_push(f);
+  if (fcache.n >= FCACHE_MAX + FBATCH) {
+    /* Hand FBATCH of them (the most recently freed) to the pool. */
+    cc_future_t *first = fcache.head, *last = first;
+    for (int i = 1; i < FBATCH; i++)
+      last = last->next;
+    fcache.head = last->next;
+    fcache.n -= FBATCH;
+    last->next = NULL;
+    gpool_put(first, FBATCH);
   }
 }
 
@@ -132,29 +229,31 @@ int cc_future_set_running(cc_future_t *f) {
   }
 }
 
-/* Runs the callbacks taken off a completed future; no lock held. */
-static void run_callbacks(cc_future_t *f, cc__fcb_t *first, cc__fcb_t *list) {
-  if (first)
-    first->cb(f, first->arg);
-  for (cc__fcb_t *c = list; c; c = c->next)
-    c->cb(f, c->arg);
-}
-
-/* The slow half of a completion: wake waiters, take callbacks. */
+/* The slow half of a completion: wake waiters, run callbacks (no lock
+ * held while they run, in the order they were added). */
 static void complete_slow(cc_future_t *f) {
   /* A callback may drop the last other reference; keep f alive for it. */
   cc_future_ref(f);
-  pthread_mutex_lock(&f->mu);
+  pthread_mutex_t *mu = fmu(f);
+  pthread_mutex_lock(mu);
   cc__tw_broadcast(&f->waiters, 0);
-  cc__fcb_t first = f->cb0, *pfirst = first.cb ? &first : NULL;
-  cc__fcb_t *list = f->cbs;
-  f->cb0.cb = NULL;
+  cc_future_cb cb0 = f->cb0;
+  void *cb0_arg = f->cb0_arg;
+  cc__fcb_t *list = NULL, *c = f->cbs;
+  f->cb0 = NULL;
   f->cbs = NULL;
-  f->cbs_tail = &f->cbs;
-  pthread_mutex_unlock(&f->mu);
-  run_callbacks(f, pfirst, list);
+  pthread_mutex_unlock(mu);
+  while (c) { /* newest first -> oldest first */
+    cc__fcb_t *n = c->next;
+    c->next = list;
+    list = c;
+    c = n;
+  }
+  if (cb0)
+    cb0(f, cb0_arg);
   while (list) {
     cc__fcb_t *n = list->next;
+    list->cb(f, list->arg);
     free(list);
     list = n;
   }
@@ -244,7 +343,7 @@ bool cc_future_cancelled(const cc_future_t *f) {
   return cc_future_state(f) == CC_FUTURE_CANCELLED;
 }
 
-/* Sets F_SLOW unless the future is finished; f->mu held. True if set. */
+/* Sets F_SLOW unless the future is finished; its lock held. True if set. */
 static bool mark_slow(cc_future_t *f) {
   unsigned s = atomic_load_explicit(&f->state, memory_order_acquire);
   for (;;) {
@@ -275,14 +374,15 @@ int cc_future_wait(cc_future_t *f, int64_t deadline) {
     }
   }
   int r = 0;
-  pthread_mutex_lock(&f->mu);
+  pthread_mutex_t *mu = fmu(f);
+  pthread_mutex_lock(mu);
   while (mark_slow(f)) {
     cc__tw_t w;
-    r = cc__tw_wait(&f->waiters, &f->mu, &w, "future", f, deadline, 0);
+    r = cc__tw_wait(&f->waiters, mu, &w, "future", f, deadline, 0);
     if (r < 0)
       break;
   }
-  pthread_mutex_unlock(&f->mu);
+  pthread_mutex_unlock(mu);
   return r;
 }
 
@@ -302,28 +402,28 @@ int cc_future_result(cc_future_t *f, int64_t deadline, intptr_t *value) {
 int cc_future_add_done_callback(cc_future_t *f, cc_future_cb cb, void *arg) {
   if (!cb)
     return -EINVAL;
-  pthread_mutex_lock(&f->mu);
+  pthread_mutex_t *mu = fmu(f);
+  pthread_mutex_lock(mu);
   if (!mark_slow(f)) {
-    pthread_mutex_unlock(&f->mu);
+    pthread_mutex_unlock(mu);
     cb(f, arg);
     return 0;
   }
-  if (!f->cb0.cb && !f->cbs) {
-    f->cb0.cb = cb;
-    f->cb0.arg = arg;
+  if (!f->cb0 && !f->cbs) {
+    f->cb0 = cb;
+    f->cb0_arg = arg;
   } else {
     cc__fcb_t *c = malloc(sizeof *c);
     if (!c) {
-      pthread_mutex_unlock(&f->mu);
+      pthread_mutex_unlock(mu);
       return -ENOMEM;
     }
-    c->next = NULL;
     c->cb = cb;
     c->arg = arg;
-    *f->cbs_tail = c;
-    f->cbs_tail = &c->next;
+    c->next = f->cbs;
+    f->cbs = c;
   }
-  pthread_mutex_unlock(&f->mu);
+  pthread_mutex_unlock(mu);
   return 0;
 }
 

@@ -4,7 +4,7 @@
  * submit costs one allocation, usually served from a per-thread cache.
  *
  * `state` holds the cc_future_state_t in its low two bits plus F_SLOW, set
- * (under `mu`) by anyone who registers a waiter or a callback. Completion
+ * (under the future's lock) by anyone who registers a waiter or a callback. Completion
  * is a CAS on `state`; only a completer that sees F_SLOW takes `mu` to wake
  * waiters and run callbacks. A future nobody waits on or watches is thus
  * completed and read without any lock: the hot path of an executor.
@@ -12,7 +12,9 @@
 #ifndef CC_EXEC_FUTURE_INT_H
 #define CC_EXEC_FUTURE_INT_H
 
+#include <assert.h>
 #include <stdatomic.h>
+#include <stddef.h>
 
 #include "concur/future.h"
 #include "exec/wait.h"
@@ -27,6 +29,7 @@ typedef struct cc__fcb {
 } cc__fcb_t;
 
 struct cc_future {
+  /* first cache line: everything the hot path touches */
   atomic_uint state;
   atomic_int refs;
   intptr_t value;
@@ -38,12 +41,15 @@ struct cc_future {
   struct cc_future *next;
   cc_task_fn fn;
   void *arg;
-  /* slow path, under mu */
-  pthread_mutex_t mu;
+  /* slow path, under the future's stripe lock (future.c) */
   cc__twq_t waiters;
-  cc__fcb_t cb0; /* first callback inline: most futures have at most one */
-  cc__fcb_t *cbs, **cbs_tail;
+  cc_future_cb cb0; /* first callback inline: most futures have at most one */
+  void *cb0_arg;
+  cc__fcb_t *cbs; /* later callbacks, newest first */
 };
+
+static_assert(offsetof(struct cc_future, arg) + sizeof(void *) <= 64,
+              "the hot fields of a future fit in one cache line");
 
 /* Allocates a pending future with `refs` references (per-thread cache). */
 cc_future_t *cc__future_alloc(int refs);
