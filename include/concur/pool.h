@@ -114,8 +114,13 @@ CC_EXTERN int cc_pool_worker_pids(cc_pool_t *pool, pid_t *pids, int cap);
 
 /** Maps fn over n fixed-size records (Pool.map for arrays of structs):
  *  out + i*out_size receives fn's output for in + i*in_size, in order.
- *  `in` and `out` are the caller's memory (any memory: the pool copies
- *  through its shared rings) and must not overlap. The output records of
+ *  `in` and `out` are the caller's memory and must not overlap. Any memory
+ *  works: the pool copies chunks through its shared rings. An array that
+ *  lies in a cc_shm block made before the pool's workers were forked is
+ *  used in place instead (workers read the input and write the output
+ *  directly: no copy at all); such an output is no longer written once the
+ *  call has returned, even after a time-out (the call then waits for the
+ *  chunks already running, about a millisecond each). The output records of
  *  failed items are unspecified, and so is `out` after a map that returns
  *  -ETIMEDOUT/-ECANCELED/-CC_ECLOSED (it is no longer written once the call
  *  has returned). Returns 0 if every item succeeded; otherwise

@@ -159,7 +159,9 @@ typedef struct cc_shm cc_shm_t;
 
 /** Makes a zero-filled shared memory block of `size` bytes (rounded up to
  *  whole pages), shared with every child forked afterwards (also the
- *  workers of a cc_pool created afterwards). The caller owns it.
+ *  workers of a cc_pool created afterwards, which then map record arrays in
+ *  the block in place, without copies). The caller owns it; it must not be
+ *  freed while a map uses it.
  *  Errors: -EINVAL (size 0), -ENOMEM. Never suspends. */
 CC_EXTERN int cc_shm_new(cc_shm_t **out, size_t size);
 

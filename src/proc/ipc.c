@@ -8,6 +8,7 @@
  * The sockets are non-blocking (a flag shared by every process holding
  * them), and waiting is done with cc__fd_wait() or poll(2). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -237,10 +238,43 @@ void cc_mpqueue_free(cc_mpqueue_t *q) {
 
 /* ---- shared memory ------------------------------------------------------- */
 
+/* Live blocks are registered so that the pool can tell when a caller's
+ * array lies in a block its workers map too (then they read and write it in
+ * place). Ids grow with every creation: a block is mapped in a child iff its
+ * id is below the id counter read just before the child was forked (and it
+ * was not freed, which the caller must not do while a map uses it). */
 struct cc_shm {
   void *ptr;
   size_t size, maplen;
+  uint64_t id;
+  cc_shm_t *next, *prev;
 };
+
+static pthread_mutex_t shm_mu = PTHREAD_MUTEX_INITIALIZER;
+static cc_shm_t *shm_head;
+static uint64_t shm_next_id = 1;
+
+uint64_t cc__shm_epoch(void) {
+  pthread_mutex_lock(&shm_mu);
+  uint64_t e = shm_next_id;
+  pthread_mutex_unlock(&shm_mu);
+  return e;
+}
+
+uint64_t cc__shm_find(const void *p, size_t len) {
+  uintptr_t a = (uintptr_t)p;
+  uint64_t id = 0;
+  pthread_mutex_lock(&shm_mu);
+  for (cc_shm_t *s = shm_head; s; s = s->next) {
+    uintptr_t b = (uintptr_t)s->ptr;
+    if (a >= b && a - b <= s->size && len <= s->size - (a - b)) {
+      id = s->id;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&shm_mu);
+  return id;
+}
 
 int cc_shm_new(cc_shm_t **out, size_t size) {
   if (!out || size == 0)
@@ -261,6 +295,14 @@ int cc_shm_new(cc_shm_t **out, size_t size) {
   s->ptr = p;
   s->size = size;
   s->maplen = len;
+  pthread_mutex_lock(&shm_mu);
+  s->id = shm_next_id++;
+  s->prev = NULL;
+  s->next = shm_head;
+  if (shm_head)
+    shm_head->prev = s;
+  shm_head = s;
+  pthread_mutex_unlock(&shm_mu);
   *out = s;
   return 0;
 }
@@ -276,6 +318,14 @@ size_t cc_shm_size(const cc_shm_t *s) {
 void cc_shm_free(cc_shm_t *s) {
   if (!s)
     return;
+  pthread_mutex_lock(&shm_mu);
+  if (s->prev)
+    s->prev->next = s->next;
+  else if (shm_head == s)
+    shm_head = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  pthread_mutex_unlock(&shm_mu);
   munmap(s->ptr, s->maplen);
   free(s);
 }

@@ -107,6 +107,10 @@ typedef struct slot {
   uint64_t elapsed_ns; /* the worker's own time for the chunk */
   void *fn, *ctx;
   size_t in_off, out_off; /* of the areas, from the arena base */
+  /* records in a cc_shm block the worker maps too: read and written in
+   * place (NULL: use the slot's areas) */
+  const char *src;
+  char *dst;
   /* Written once per item by the worker: on its own line so that the
    * manager's scans of `state` do not bounce it. */
   _Alignas(CACHELINE) _Atomic uint32_t cur;
@@ -142,6 +146,8 @@ struct job {
   const char *in;
   char *out;
   size_t in_size, out_size;
+  uint64_t in_shm, out_shm;   /* ids of the cc_shm blocks holding them, or 0 */
+  size_t direct_out_inflight; /* chunks that write `out` themselves */
   /* bytes: items, and where results go (the caller's arrays for a map, the
    * job's own for an iterator or a future) */
   const cc_buf_t *items;
@@ -179,11 +185,13 @@ typedef struct chunk {
   job_t *job;
   size_t base; /* index in the job of the chunk's first item */
   uint32_t n;
+  bool direct_out; /* the worker writes the job's output array itself */
 } chunk_t;
 
 typedef struct worker {
   pid_t pid;
   int pidfd;
+  uint64_t shm_epoch; /* cc_shm blocks with smaller ids are mapped in it */
   bool alive;
   bool timed_out; /* killed by the manager for an item time-out */
   int next_fill;
@@ -471,9 +479,23 @@ static void report_progress(cc_pool_t *p, job_t *j) {
 
 /* ---- the worker ----------------------------------------------------------------- */
 
+/* Maps the pages of [p, p+len) into this worker in one call. A shared
+ * mapping inherited through fork() starts with no page tables in the child,
+ * so a chunk in place would otherwise take a page fault per 4 KiB. */
+static void populate(const void *p, size_t len, int advice) {
+  uintptr_t pg = 4096, a = (uintptr_t)p & ~(pg - 1);
+  madvise((void *)a, (uintptr_t)p + len - a, advice);
+}
+
 static void run_records(char *base, slot_t *s) {
-  const char *in = base + s->in_off;
-  char *out = base + s->out_off;
+  const char *in = s->src ? s->src : base + s->in_off;
+  char *out = s->dst ? s->dst : base + s->out_off;
+#ifdef MADV_POPULATE_WRITE
+  if (s->src)
+    populate(s->src, (size_t)s->n * s->in_size, MADV_POPULATE_READ);
+  if (s->dst)
+    populate(s->dst, (size_t)s->n * s->out_size, MADV_POPULATE_WRITE);
+#endif
   cc_pool_rec_fn f = (cc_pool_rec_fn)s->fn;
   void *ctx = s->ctx;
   uint32_t n = s->n, isz = s->in_size, osz = s->out_size, err_at = n;
@@ -578,6 +600,7 @@ static int spawn_worker(cc_pool_t *p, int wi) {
   w->timed_out = false;
   w->ck[0] = w->ck[1] = (chunk_t){0};
   w->seen_at = 0;
+  w->shm_epoch = cc__shm_epoch();
   fflush(NULL);
   pid_t pid = fork();
   if (pid < 0)
@@ -633,14 +656,17 @@ static void collect(cc_pool_t *p, int wi, int k, job_t **fin) {
   if (!j)
     return;
   j->inflight--;
+  if (c.direct_out && --j->direct_out_inflight == 0)
+    notify(p); /* an abandoned map may be waiting for this */
   if (!j->finished) {
     if (s->n) {
       double per = (double)s->elapsed_ns / (double)s->n;
       j->ns_per_item = j->ns_per_item < 0 ? per : 0.5 * j->ns_per_item + 0.5 * per;
     }
     if (j->kind == KIND_REC) {
-      memcpy(j->out + c.base * j->out_size, p->arena + s->out_off,
-             (size_t)c.n * j->out_size);
+      if (!c.direct_out)
+        memcpy(j->out + c.base * j->out_size, p->arena + s->out_off,
+               (size_t)c.n * j->out_size);
       if (s->err_at < c.n)
         item_done(p, j, c.base + s->err_at, s->err_code);
       j->done += c.n - (s->err_at < c.n ? 1 : 0);
@@ -697,14 +723,17 @@ static void handle_death(cc_pool_t *p, int wi, job_t **fin) {
     w->ck[k] = (chunk_t){0};
     atomic_store(&s->state, SLOT_FREE);
     j->inflight--;
+    if (c.direct_out && --j->direct_out_inflight == 0)
+      notify(p);
     if (!j->finished) {
       if (st == SLOT_RUNNING) {
         was_running = true;
         uint32_t cur = atomic_load_explicit(&s->cur, memory_order_relaxed);
         /* Items before `cur` are complete: collect them as a short chunk. */
         if (j->kind == KIND_REC) {
-          memcpy(j->out + c.base * j->out_size, p->arena + s->out_off,
-                 (size_t)cur * j->out_size);
+          if (!c.direct_out)
+            memcpy(j->out + c.base * j->out_size, p->arena + s->out_off,
+                   (size_t)cur * j->out_size);
           if (s->err_at < cur)
             item_done(p, j, c.base + s->err_at, s->err_code);
           j->done += cur - (s->err_at < cur ? 1 : 0);
@@ -855,7 +884,14 @@ static bool fill_slot(cc_pool_t *p, int wi, int k, job_t *j, job_t **fin) {
     size_t per_cap = p->cap / (j->in_size > j->out_size ? j->in_size : j->out_size);
     if (!take_range(j, chunk_size(p, j, per_cap), &start, &n))
       return false;
-    memcpy(in, j->in + start * j->in_size, n * j->in_size);
+    /* Arrays in a cc_shm block this worker maps (it was made before the
+     * worker was forked) are used in place: no copy at all. */
+    worker_t *wk = &p->w[wi];
+    s->src = j->in_shm && j->in_shm < wk->shm_epoch ? j->in + start * j->in_size : NULL;
+    s->dst =
+        j->out_shm && j->out_shm < wk->shm_epoch ? j->out + start * j->out_size : NULL;
+    if (!s->src)
+      memcpy(in, j->in + start * j->in_size, n * j->in_size);
     s->in_size = (uint32_t)j->in_size;
     s->out_size = (uint32_t)j->out_size;
   } else {
@@ -906,6 +942,8 @@ static bool fill_slot(cc_pool_t *p, int wi, int k, job_t *j, job_t **fin) {
       return false;
     n = m;
   }
+  if (j->kind != KIND_REC)
+    s->src = NULL, s->dst = NULL;
   s->kind = (uint32_t)j->kind;
   s->n = (uint32_t)n;
   s->fn = j->fn;
@@ -914,7 +952,9 @@ static bool fill_slot(cc_pool_t *p, int wi, int k, job_t *j, job_t **fin) {
   s->stop_at = (uint32_t)n;
   atomic_store_explicit(&s->cur, 0, memory_order_relaxed);
   worker_t *w = &p->w[wi];
-  w->ck[k] = (chunk_t){j, start, (uint32_t)n};
+  w->ck[k] = (chunk_t){j, start, (uint32_t)n, s->dst != NULL};
+  if (s->dst)
+    j->direct_out_inflight++;
   w->gen[k]++;
   j->inflight++;
   j->refs++;
@@ -1377,6 +1417,15 @@ static int wait_map(cc_pool_t *p, job_t *j, int64_t deadline) {
       p->active--;
       notify(p);
     }
+  }
+  /* Workers that write a shared-memory output in place must be done with it
+   * before the caller gets it back: at most the chunks already running
+   * (about a millisecond each, or until a worker death is noticed). The
+   * thread blocks, even under a coroutine: this is the one wait that must
+   * not be interrupted. */
+  while (j->direct_out_inflight > 0)
+    pthread_cond_wait(&p->cv, &p->mu);
+  if (r < 0) {
     failed_index = (size_t)-1;
     return r;
   }
@@ -1434,6 +1483,8 @@ int cc_pool_map_records(cc_pool_t *p, cc_pool_rec_fn fn, void *ctx, const void *
   j->out = out;
   j->in_size = in_size;
   j->out_size = out_size;
+  j->in_shm = n ? cc__shm_find(in, n * in_size) : 0;
+  j->out_shm = n ? cc__shm_find(out, n * out_size) : 0;
   pthread_mutex_lock(&p->mu);
   int r = submit_job(p, j);
   if (r == 0) {

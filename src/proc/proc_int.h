@@ -27,4 +27,11 @@ int cc__pidfd_open(pid_t pid);
  * of the parent before the fork. */
 void cc__proc_child_setup(pid_t parent, bool keep_on_parent_exit, bool keep_sigint);
 
+/* Shared memory registry (ipc.c). The id counter now: blocks with a smaller
+ * id were created before this call. */
+uint64_t cc__shm_epoch(void);
+
+/* The id of the live cc_shm block that holds [p, p+len), or 0. */
+uint64_t cc__shm_find(const void *p, size_t len);
+
 #endif

@@ -752,3 +752,143 @@ TEST(no_orphans_when_parent_is_killed) {
   ASSERT_FALSE(running(pids[1]));
   cc_shm_free(s);
 }
+
+/* ---- arrays in shared memory: used in place
+ * --------------------------------------------- */
+
+static int64_t *shm_array(cc_shm_t **s, size_t n) {
+  ASSERT_OK(cc_shm_new(s, n * sizeof(int64_t)));
+  return cc_shm_ptr(*s);
+}
+
+static void check_squares(const int64_t *in, const int64_t *out, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (out[i] != in[i] * in[i])
+      CC_TEST_FAIL("item %zu: %lld", i, (long long)out[i]);
+}
+
+/* out = 1 if the worker was handed the input record in place (its address
+ * lies in the caller's array), else 0 (a copy in the pool's ring). The range
+ * lives in shared memory so that the parent can change it after the fork. */
+typedef struct {
+  const char *lo, *hi;
+} range_t;
+static range_t *g_range;
+
+static int in_place(const void *in, void *out, void *ctx) {
+  (void)ctx;
+  const char *c = in;
+  *(int64_t *)out = c >= g_range->lo && c < g_range->hi;
+  return 0;
+}
+
+TEST(map_records_in_shared_memory) {
+  size_t n = 300000;
+  cc_shm_t *si, *so;
+  int64_t *in = shm_array(&si, n), *out = shm_array(&so, n); /* before the pool */
+  int64_t *pin = malloc(n * sizeof *pin), *pout = malloc(n * sizeof *pout);
+  for (size_t i = 0; i < n; i++)
+    in[i] = pin[i] = (int64_t)i - 7;
+  cc_shm_t *rs;
+  ASSERT_OK(cc_shm_new(&rs, sizeof(range_t)));
+  g_range = cc_shm_ptr(rs);
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 2};
+  ASSERT_OK(cc_pool_new(&p, &o));
+  ASSERT_OK(cc_pool_map_records(p, sq, NULL, in, 8, out, 8, n, NULL)); /* both in place */
+  check_squares(in, out, n);
+  memset(out, 0, n * 8);
+  ASSERT_OK(cc_pool_map_records(p, sq, NULL, pin, 8, out, 8, n, NULL)); /* output only */
+  check_squares(pin, out, n);
+  ASSERT_OK(cc_pool_map_records(p, sq, NULL, in, 8, pout, 8, n, NULL)); /* input only */
+  check_squares(in, pout, n);
+  /* Sub-ranges of a block work too. */
+  memset(out, 0, n * 8);
+  ASSERT_OK(cc_pool_map_records(p, sq, NULL, in + 100, 8, out + 5, 8, 1000, NULL));
+  check_squares(in + 100, out + 5, 1000);
+  ASSERT_EQ(out[4], 0);
+  ASSERT_EQ(out[1005], 0);
+  /* The records were really used in place, and a private array was not. */
+  g_range->lo = (const char *)in;
+  g_range->hi = (const char *)(in + n);
+  ASSERT_OK(cc_pool_map_records(p, in_place, NULL, in, 8, out, 8, n, NULL));
+  for (size_t i = 0; i < n; i++)
+    ASSERT_EQ(out[i], 1);
+  g_range->lo = (const char *)pin;
+  g_range->hi = (const char *)(pin + n);
+  ASSERT_OK(cc_pool_map_records(p, in_place, NULL, pin, 8, out, 8, n, NULL));
+  for (size_t i = 0; i < n; i++)
+    ASSERT_EQ(out[i], 0);
+  /* A block made after the workers were forked is not mapped in them: the
+   * pool copies, with the same results. */
+  cc_shm_t *late;
+  int64_t *lout = shm_array(&late, n);
+  ASSERT_OK(cc_pool_map_records(p, sq, NULL, in, 8, lout, 8, n, NULL));
+  check_squares(in, lout, n);
+  memcpy(lout, in, n * 8);
+  g_range->lo = (const char *)lout;
+  g_range->hi = (const char *)(lout + n);
+  ASSERT_OK(cc_pool_map_records(p, in_place, NULL, lout, 8, out, 8, n, NULL));
+  for (size_t i = 0; i < n; i++)
+    ASSERT_EQ(out[i], 0);
+  cc_pool_free(p);
+  cc_shm_free(late);
+  cc_shm_free(rs);
+  cc_shm_free(si);
+  cc_shm_free(so);
+  free(pin);
+  free(pout);
+}
+
+/* A worker forked after the block was made (a replacement) uses it in place
+ * while the other worker still copies. */
+TEST(shared_memory_after_worker_replaced) {
+  ASSERT_OK(cc_shm_new(&g_shm, sizeof(shared_t)));
+  shared_t *sh = cc_shm_ptr(g_shm);
+  atomic_store(&sh->kind, K_ABORT);
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 2};
+  ASSERT_OK(cc_pool_new(&p, &o));
+  enum { N = 100 };
+  cc_shm_t *si, *so;
+  int64_t *in = shm_array(&si, N), *out = shm_array(&so, N);
+  for (int i = 0; i < N; i++)
+    in[i] = i;
+  cc_pool_map_opts_t mo = {.chunksize = 3};
+  ASSERT_ERR(cc_pool_map_records(p, faulty, NULL, in, 8, out, 8, N, &mo), -CC_EWORKER);
+  ASSERT_EQ(cc_pool_failed_index(), 37);
+  for (int i = 0; i < N; i++)
+    if (i != 37)
+      ASSERT_EQ(out[i], i + 1);
+  atomic_store(&sh->kind, 0);
+  memset(out, 0, N * 8);
+  ASSERT_OK(cc_pool_map_records(p, faulty, NULL, in, 8, out, 8, N, &mo));
+  for (int i = 0; i < N; i++)
+    ASSERT_EQ(out[i], i + 1);
+  cc_pool_free(p);
+  cc_shm_free(si);
+  cc_shm_free(so);
+  cc_shm_free(g_shm);
+}
+
+/* An abandoned map whose output is shared memory returns only when no worker
+ * can write it any more. */
+TEST(abandoned_map_stops_writing_shared_output) {
+  enum { N = 200 };
+  cc_shm_t *si, *so;
+  int64_t *in = shm_array(&si, N), *out = shm_array(&so, N);
+  for (int i = 0; i < N; i++)
+    in[i] = i + 1;
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 2};
+  ASSERT_OK(cc_pool_new(&p, &o));
+  cc_pool_map_opts_t mo = {.chunksize = 1, .deadline = cc_deadline_in(60)};
+  ASSERT_ERR(cc_pool_map_records(p, slow, NULL, in, 8, out, 8, N, &mo), -ETIMEDOUT);
+  int64_t snap[N];
+  memcpy(snap, out, sizeof snap);
+  usleep(100 * 1000);
+  ASSERT_EQ(memcmp(snap, out, sizeof snap), 0);
+  cc_pool_free(p);
+  cc_shm_free(si);
+  cc_shm_free(so);
+}
