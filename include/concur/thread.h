@@ -178,6 +178,12 @@ CC_EXTERN int cc_tcond_free(cc_tcond_t *c);
  *  cancelled coroutine still re-acquires `l` (waiting shielded from the
  *  cancellation) before it returns -ECANCELED. May suspend. */
 CC_EXTERN int cc_tcond_wait(cc_tcond_t *c, cc_tlock_t *l, int64_t deadline);
+/** Condition.wait_for(predicate, timeout): waits, as cc_tcond_wait(),
+ *  until pred(arg) is true (evaluated with `l` held), or the deadline.
+ *  0 when the predicate holds, else -ETIMEDOUT / -ECANCELED / -EPERM; `l`
+ *  is held on return. May suspend. */
+CC_EXTERN int cc_tcond_wait_for(cc_tcond_t *c, cc_tlock_t *l, bool (*pred)(void *arg),
+                                void *arg, int64_t deadline);
 /** Wakes up to `n` waiters (SIZE_MAX: all). Never suspends. The caller
  *  should hold the associated lock, as in Python. */
 CC_EXTERN void cc_tcond_notify(cc_tcond_t *c, size_t n);
@@ -236,6 +242,12 @@ CC_EXTERN int cc_tqueue_try_get(cc_tqueue_t *q, void **item);
 /** Closes the queue (Queue.shutdown()): putters get -CC_ECLOSED at once,
  *  getters once it is empty. Idempotent. Never suspends. */
 CC_EXTERN void cc_tqueue_close(cc_tqueue_t *q);
+/** Marks one item taken with get as processed (Queue.task_done()): 0, or
+ *  -EINVAL if called more times than items were put. Never suspends. */
+CC_EXTERN int cc_tqueue_task_done(cc_tqueue_t *q);
+/** Waits until every item ever put has been marked done (Queue.join()):
+ *  0, -ETIMEDOUT, -ECANCELED. May suspend. */
+CC_EXTERN int cc_tqueue_join(cc_tqueue_t *q, int64_t deadline);
 CC_EXTERN size_t cc_tqueue_size(cc_tqueue_t *q);
 CC_EXTERN size_t cc_tqueue_capacity(cc_tqueue_t *q);
 

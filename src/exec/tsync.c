@@ -329,6 +329,16 @@ int cc_tcond_wait(cc_tcond_t *c, cc_tlock_t *l, int64_t deadline) {
   return r;
 }
 
+int cc_tcond_wait_for(cc_tcond_t *c, cc_tlock_t *l, bool (*pred)(void *arg), void *arg,
+                      int64_t deadline) {
+  while (!pred(arg)) {
+    int r = cc_tcond_wait(c, l, deadline);
+    if (r < 0)
+      return pred(arg) ? 0 : r;
+  }
+  return 0;
+}
+
 void cc_tcond_notify(cc_tcond_t *c, size_t n) {
   LOCKED(c, {
     while (n-- > 0 && cc__tw_signal(&c->waiters, 0))
@@ -443,7 +453,8 @@ bool cc_barrier_broken(cc_barrier_t *b) {
 
 struct cc_tqueue {
   pthread_mutex_t mu;
-  cc__twq_t getters, putters;
+  cc__twq_t getters, putters, joiners;
+  size_t unfinished; /* items put and not yet marked done (task_done) */
   void **buf;
   size_t cap;      /* allocated slots */
   size_t head, n;  /* oldest item, item count */
@@ -473,7 +484,7 @@ int cc_tqueue_free(cc_tqueue_t *q) {
   if (!q)
     return 0;
   size_t n;
-  LOCKED(q, n = q->getters.n + q->putters.n);
+  LOCKED(q, n = q->getters.n + q->putters.n + q->joiners.n);
   if (n)
     return -EBUSY;
   pthread_mutex_destroy(&q->mu);
@@ -502,6 +513,7 @@ static int tq_push(cc_tqueue_t *q, void *item) {
   }
   q->buf[(q->head + q->n) % q->cap] = item;
   q->n++;
+  q->unfinished++;
   cc__tw_signal(&q->getters, 0);
   return 0;
 }
@@ -587,6 +599,30 @@ size_t cc_tqueue_size(cc_tqueue_t *q) {
   size_t n;
   LOCKED(q, n = q->n);
   return n;
+}
+
+int cc_tqueue_task_done(cc_tqueue_t *q) {
+  int r = 0;
+  LOCKED(q, {
+    if (q->unfinished == 0)
+      r = -EINVAL;
+    else if (--q->unfinished == 0)
+      cc__tw_broadcast(&q->joiners, 0);
+  });
+  return r;
+}
+
+int cc_tqueue_join(cc_tqueue_t *q, int64_t deadline) {
+  int r = 0;
+  pthread_mutex_lock(&q->mu);
+  while (q->unfinished > 0) {
+    cc__tw_t w;
+    r = cc__tw_wait(&q->joiners, &q->mu, &w, "thread queue join", q, deadline, 0);
+    if (r < 0)
+      break;
+  }
+  pthread_mutex_unlock(&q->mu);
+  return r;
 }
 
 size_t cc_tqueue_capacity(cc_tqueue_t *q) {

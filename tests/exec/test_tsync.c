@@ -307,6 +307,39 @@ TEST(condition_producer_consumers) {
   ASSERT_OK(cc_tlock_free(x.l));
 }
 
+static bool items_ready(void *arg) {
+  return ((cond_ctx *)arg)->items >= 3;
+}
+
+static intptr_t cond_add_items(void *arg) {
+  cond_ctx *x = arg;
+  for (int i = 0; i < 3; i++) {
+    usleep(2000);
+    cc_tlock_acquire(x->l, CC_FOREVER);
+    x->items++;
+    cc_tcond_notify_all(x->c);
+    cc_tlock_release(x->l);
+  }
+  return 0;
+}
+
+TEST(condition_wait_for_predicate) {
+  cond_ctx x = {0};
+  ASSERT_OK(cc_tlock_new(&x.l, 0));
+  ASSERT_OK(cc_tcond_new(&x.c));
+  ASSERT_OK(cc_tlock_acquire(x.l, CC_FOREVER));
+  ASSERT_ERR(cc_tcond_wait_for(x.c, x.l, items_ready, &x, cc_deadline_in(10)),
+             -ETIMEDOUT);
+  cc_thread_t *t;
+  ASSERT_OK(cc_thread_start(&t, cond_add_items, &x, NULL));
+  ASSERT_OK(cc_tcond_wait_for(x.c, x.l, items_ready, &x, cc_deadline_in(10000)));
+  ASSERT_EQ(x.items, 3);
+  ASSERT_OK(cc_tlock_release(x.l));
+  ASSERT_OK(cc_thread_join(t, NULL));
+  ASSERT_OK(cc_tcond_free(x.c));
+  ASSERT_OK(cc_tlock_free(x.l));
+}
+
 TEST(condition_timeout_and_eperm) {
   cc_tlock_t *l;
   cc_tcond_t *c;
@@ -496,5 +529,39 @@ TEST(queue_timeouts_close_and_try) {
   ASSERT_EQ((intptr_t)item, 1);
   ASSERT_ERR(cc_tqueue_get(q, &item, CC_FOREVER), -CC_ECLOSED);
   ASSERT_ERR(cc_tqueue_try_get(q, &item), -CC_ECLOSED);
+  ASSERT_OK(cc_tqueue_free(q));
+}
+
+static intptr_t q_worker_task_done(void *arg) {
+  void *item;
+  int n = 0;
+  while (cc_tqueue_get(arg, &item, CC_FOREVER) == 0) {
+    usleep(200);
+    n++;
+    if (cc_tqueue_task_done(arg) != 0)
+      return -1;
+  }
+  return n;
+}
+
+TEST(queue_task_done_and_join) {
+  cc_tqueue_t *q;
+  ASSERT_OK(cc_tqueue_new(&q, 0));
+  ASSERT_OK(cc_tqueue_join(q, CC_FOREVER)); /* nothing put: at once */
+  ASSERT_ERR(cc_tqueue_task_done(q), -EINVAL);
+  cc_thread_t *t[2];
+  for (int i = 0; i < 2; i++)
+    ASSERT_OK(cc_thread_start(&t[i], q_worker_task_done, q, NULL));
+  for (intptr_t i = 0; i < 100; i++)
+    ASSERT_OK(cc_tqueue_put(q, (void *)i, CC_FOREVER));
+  ASSERT_OK(cc_tqueue_join(q, cc_deadline_in(10000))); /* all processed */
+  ASSERT_EQ(cc_tqueue_size(q), 0);
+  ASSERT_OK(cc_tqueue_put(q, (void *)1, CC_FOREVER));
+  cc_tqueue_close(q);
+  intptr_t a, b;
+  ASSERT_OK(cc_thread_join(t[0], &a));
+  ASSERT_OK(cc_thread_join(t[1], &b));
+  ASSERT_EQ(a + b, 101);
+  ASSERT_OK(cc_tqueue_join(q, cc_deadline_in(1000)));
   ASSERT_OK(cc_tqueue_free(q));
 }
