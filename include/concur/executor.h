@@ -50,10 +50,12 @@ typedef struct cc_executor_opts {
   /** Worker thread name prefix (thread_name_prefix); at most 10 bytes are
    *  kept. NULL: "cc-pool". */
   const char *name_prefix;
-  /** Maximum number of queued tasks a worker claims per trip through the
-   *  queue lock. 0: 1, as Python (every task goes to the first free
-   *  worker). Larger values save lock round trips on floods of tiny tasks,
-   *  at the price that a long task holds back the ones claimed with it. */
+  /** Queued tasks a worker claims per trip through the queue lock.
+   *  0 (default): adaptive, its fair share of the visible backlog (queued
+   *  tasks / workers), at most 4, so a flood of tiny tasks costs fewer lock
+   *  round trips while long tasks still spread over every worker. 1: one
+   *  at a time, as Python. Larger fixed values make a long task hold back
+   *  the ones claimed with it. */
   unsigned batch;
 } cc_executor_opts_t;
 
@@ -114,8 +116,8 @@ CC_EXTERN int cc_executor_shutdown(cc_executor_t *ex, bool wait, bool cancel_fut
 CC_EXTERN int cc_executor_free(cc_executor_t *ex);
 
 /** The process-wide default executor (used by cc_to_thread), created on
- *  first use, thread-safely: max_workers = min(32, CPUs + 4) as Python's.
- *  Never freed. Errors: -ENOMEM. */
+ *  first use, thread-safely: max_workers = min(32, CPUs + 4) as Python's,
+ *  batch 1 (its tasks are blocking calls). Never freed. Errors: -ENOMEM. */
 CC_EXTERN int cc_executor_default(cc_executor_t **out);
 
 /** Number of worker threads running now, and the maximum. */

@@ -40,6 +40,8 @@
 
 #define cpu_relax() CC__CPU_RELAX()
 
+#define ADAPTIVE_BATCH 4 /* tasks a worker claims at once in a backlog */
+
 struct cc_executor {
   /* producer side: one cache line of its own */
   _Alignas(64) _Atomic(cc_future_t *) qtail;
@@ -129,7 +131,7 @@ int cc_executor_new(cc_executor_t **out, const cc_executor_opts_t *opts) {
   atomic_init(&ex->nsleep, 0);
   atomic_init(&ex->nspin, 0);
   ex->max_workers = opts->max_workers ? opts->max_workers : ncpus();
-  ex->batch = opts->batch ? opts->batch : 1;
+  ex->batch = opts->batch; /* 0: adaptive */
   ex->init = opts->initializer;
   ex->initargs = opts->initargs;
   snprintf(ex->prefix, sizeof ex->prefix, "%s",
@@ -176,6 +178,20 @@ static cc_future_t *q_pop(cc_executor_t *ex) {
     return head;
   }
   return NULL;
+}
+
+/* Counts the queued items, up to `max`. mu held. */
+static size_t q_peek(cc_executor_t *ex, size_t max) {
+  size_t n = 0;
+  cc_future_t *f = ex->qhead;
+  if (f == &ex->stub)
+    f = atomic_load_explicit(&f->qnext, memory_order_acquire);
+  while (f && n < max) {
+    if (f != &ex->stub)
+      n++;
+    f = atomic_load_explicit(&f->qnext, memory_order_acquire);
+  }
+  return n;
 }
 
 /* True unless the queue is certainly empty. mu held. */
@@ -231,8 +247,17 @@ static intptr_t worker_main(void *p) {
   pthread_mutex_lock(&ex->mu);
   for (;;) {
     cc_future_t *first = NULL, **tail = &first, *f;
-    unsigned k = 0;
-    while (k < ex->batch && (f = q_pop(ex))) {
+    unsigned k = 0, limit = ex->batch;
+    if (limit == 0) {
+      /* Adaptive: a fair share of the visible backlog, at most
+       * ADAPTIVE_BATCH; one at a time unless tasks pile up, so that long
+       * tasks still spread over every worker. */
+      unsigned nt = atomic_load_explicit(&ex->nthreads, memory_order_relaxed);
+      nt = nt ? nt : 1;
+      limit = (unsigned)(q_peek(ex, (size_t)ADAPTIVE_BATCH * nt) / nt);
+      limit = limit < 1 ? 1 : limit > ADAPTIVE_BATCH ? ADAPTIVE_BATCH : limit;
+    }
+    while (k < limit && (f = q_pop(ex))) {
       f->next = NULL;
       *tail = f;
       tail = &f->next;

@@ -567,3 +567,21 @@ TEST(executor_works_in_a_forked_child) {
   ASSERT_EQ(WEXITSTATUS(st), 0);
   ASSERT_OK(cc_executor_free(ex));
 }
+
+/* Claiming several tasks at once must not serialise long tasks on one
+ * worker while another is free: 4 x 100 ms on 2 workers take ~200 ms. */
+TEST(long_tasks_spread_over_the_workers) {
+  cc_executor_t *ex;
+  cc_executor_opts_t o = {.max_workers = 2};
+  ASSERT_OK(cc_executor_new(&ex, &o));
+  cc_future_t *fs[4];
+  int64_t t0 = cc_now();
+  for (int i = 0; i < 4; i++)
+    ASSERT_OK(cc_executor_submit(ex, sleep_ms, (void *)(intptr_t)100, &fs[i]));
+  ASSERT_EQ(cc_futures_wait(fs, 4, CC_ALL_COMPLETED, cc_deadline_in(5000)), 4);
+  int64_t ms = cc_now() - t0;
+  ASSERT_LT(ms, 280); /* 300 if one worker had taken three */
+  for (int i = 0; i < 4; i++)
+    cc_future_unref(fs[i]);
+  ASSERT_OK(cc_executor_free(ex));
+}
