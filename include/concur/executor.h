@@ -1,15 +1,14 @@
 /* concur: the thread-pool executor (concurrent.futures.ThreadPoolExecutor)
  * and cc_to_thread (asyncio.to_thread / loop.run_in_executor).
  *
- *   Python                                   concur
- *   ex = ThreadPoolExecutor(max_workers=4)   cc_executor_new(&ex, &opts)
- *   fut = ex.submit(fn, arg)                 cc_executor_submit(ex, fn, arg, &fut)
- *   fut.result(timeout)                      cc_future_result(fut, deadline, &v)
- *   list(ex.map(fn, items))                  cc_executor_map(ex, fn, args, n, results,
- * ...) wait(fs, timeout, FIRST_COMPLETED)       cc_futures_wait(fs, n,
- * CC_FIRST_COMPLETED, dl) as_completed(fs)                         cc_as_completed_new /
- * _next / _free ex.shutdown(wait, cancel_futures)        cc_executor_shutdown(ex, wait,
- * cancel) await asyncio.to_thread(fn, arg)         cc_to_thread(fn, arg, &v)
+ *   ThreadPoolExecutor(max_workers=4)  cc_executor_new(&ex, &opts)
+ *   fut = ex.submit(fn, arg)           cc_executor_submit(ex, fn, arg, &fut)
+ *   fut.result(timeout)                cc_future_result(fut, deadline, &v)
+ *   list(ex.map(fn, items))            cc_executor_map(ex, fn, args, n, res, ...)
+ *   wait(fs, t, FIRST_COMPLETED)       cc_futures_wait(fs, n, CC_FIRST_COMPLETED, dl)
+ *   as_completed(fs)                   cc_as_completed_new / _next / _free
+ *   ex.shutdown(wait, cancel_futures)  cc_executor_shutdown(ex, wait, cancel)
+ *   await asyncio.to_thread(fn, arg)   cc_to_thread(fn, arg, &v)
  *
  * A task is a cc_task_fn: it returns a non-negative value (the future's
  * result) or a negative error code (the future's error). Futures are

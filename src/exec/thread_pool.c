@@ -18,9 +18,12 @@
  *    task never runs and the submit fails with -CC_ECLOSED; if a worker has
  *    already started it, the submit simply succeeded. Items left in the
  *    queue that way are cancelled and released with the executor;
+ *  - futures are recycled through per-thread caches (future.c), so a
+ *    submit-and-collect loop allocates nothing;
  *  - mu is never held while a task, a done callback or a future completion
  *    runs, so tasks and callbacks may submit more work freely;
- *  - a worker claims up to `batch` items per trip through the lock;
+ *  - a worker claims `batch` items per trip through the lock, or (batch
+ *    0) its fair share of the visible backlog, at most ADAPTIVE_BATCH;
  *  - the executor is reference-counted: the handle holds one reference and
  *    every worker thread one, so a handle freed while a worker is stuck in
  *    a task that never ends leaves that worker safe; the last one frees.
