@@ -981,6 +981,11 @@ static bool dispatch(cc_pool_t *p, job_t **fin) {
           queue_remove(p, j);
           continue;
         }
+        /* Items of several milliseconds are not queued two deep: the
+         * second would be tied to this worker while another may fall idle
+         * at the end of the map, and a wake-up costs little next to them. */
+        if (w->ck[w->next_fill ^ 1].job && j->ns_per_item > 2e6)
+          break;
         if (fill_slot(p, wi, w->next_fill, j, fin)) {
           w->next_fill ^= 1;
           placed = any = true;
