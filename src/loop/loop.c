@@ -509,7 +509,20 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
   signal(SIGSEGV, SIG_DFL);
 }
 
+/* fork() copies the calling thread only. A child of a loop thread must not
+ * believe it runs that loop (it has none of its other tasks, and the loop
+ * belongs to the parent): it starts outside any loop, may call cc_run()
+ * afresh, and gets back the signal mask the loop had changed. */
+static void atfork_child(void) {
+  cc_loop_t *l = cc__tl_loop;
+  if (l && l->owns_signals)
+    pthread_sigmask(SIG_SETMASK, &l->saved_mask, NULL);
+  cc__tl_loop = NULL;
+  atomic_store(&signals_taken, false);
+}
+
 static void segv_install(void) {
+  pthread_atfork(NULL, NULL, atfork_child);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = segv_handler;

@@ -1,6 +1,8 @@
 /* The loop: fd readiness, timers, cross-thread wake-ups, errors. */
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/sched.h"
@@ -194,4 +196,33 @@ TEST(loop_errors) {
   ASSERT_ERR(cc_loop_call(l, NULL, NULL), -EINVAL);
   cc_loop_free(l);
   cc_loop_free(NULL);
+}
+
+/* A child forked from inside a coroutine is outside any loop: it can run a
+ * loop of its own, and SIGINT is no longer blocked. */
+static intptr_t child_loop_main(void *a) {
+  return cc_sleep(1) == 0 ? 7 : -1;
+}
+static intptr_t t_fork(void *unused) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (cc_loop_current() != NULL || cc_self() != NULL)
+      _exit(1);
+    sigset_t cur;
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    if (sigismember(&cur, SIGINT))
+      _exit(2);
+    intptr_t v = 0;
+    _exit(cc_run(child_loop_main, NULL, &v) == 0 && v == 7 ? 0 : 3);
+  }
+  int st;
+  ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  ASSERT_TRUE(WIFEXITED(st));
+  ASSERT_EQ(WEXITSTATUS(st), 0);
+  return 0;
+}
+TEST(fork_from_a_coroutine_leaves_the_loop) {
+  /* cc_run (not cc_run_opts) so that the parent's loop owns SIGINT */
+  intptr_t r;
+  ASSERT_OK(cc_run(t_fork, NULL, &r));
 }
