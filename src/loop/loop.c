@@ -513,10 +513,20 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
  * believe it runs that loop (it has none of its other tasks, and the loop
  * belongs to the parent): it starts outside any loop, may call cc_run()
  * afresh, and gets back the signal mask the loop had changed. */
+/* In a child forked from a coroutine, the stack the thread runs on is that
+ * coroutine's, not the thread's: the sanitizers must be given its bounds
+ * when the child starts a loop of its own. */
+static _Thread_local const void *forked_stack_lo;
+static _Thread_local size_t forked_stack_size;
+
 static void atfork_child(void) {
   cc_loop_t *l = cc__tl_loop;
   if (l && l->owns_signals)
     pthread_sigmask(SIG_SETMASK, &l->saved_mask, NULL);
+  if (l && l->current && l->current->stack) {
+    forked_stack_lo = l->current->stack->lo;
+    forked_stack_size = l->current->stack->size;
+  }
   cc__tl_loop = NULL;
   atomic_store(&signals_taken, false);
 }
@@ -632,7 +642,10 @@ int cc_loop_run(cc_loop_t *l, cc_task_fn main, void *arg, intptr_t *result) {
 #endif
 #ifdef CC__ASAN
   pthread_attr_t attr;
-  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+  if (forked_stack_lo) {
+    l->thread_stack_lo = forked_stack_lo;
+    l->thread_stack_size = forked_stack_size;
+  } else if (pthread_getattr_np(pthread_self(), &attr) == 0) {
     void *lo;
     size_t sz;
     pthread_attr_getstack(&attr, &lo, &sz);
