@@ -92,6 +92,12 @@ cc_loop_t *cc__task_loop(const cc_task_t *t);
  * read/write reports it), or -ETIMEDOUT / -ECANCELED / -EBADF. */
 int cc__fd_wait(int fd, unsigned events, int64_t deadline);
 
+/* The same wait for a plain thread: blocks the calling thread in poll(2)
+ * until `fd` is ready or the deadline passes (an error or hang-up counts as
+ * ready). Returns 0, -ETIMEDOUT, -EBADF or another -errno. Callers that may
+ * run either way use cc__fd_wait() when cc__self() is set, this otherwise. */
+int cc__poll_fd(int fd, unsigned events, int64_t deadline);
+
 /* Drops the loop's registration of `fd` (call before close()). Waiters on
  * it are woken with -EBADF. Safe on fds never waited on. */
 void cc__fd_forget(int fd);

@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -275,6 +277,29 @@ int cc__fd_wait(int fd, unsigned events, int64_t deadline) {
   if (r == 0)
     s->ready &= (uint8_t)~events;
   return r;
+}
+
+int cc__poll_fd(int fd, unsigned events, int64_t deadline) {
+  struct pollfd p = {.fd = fd, .events = 0};
+  if (events & CC__READ)
+    p.events |= POLLIN;
+  if (events & CC__WRITE)
+    p.events |= POLLOUT;
+  for (;;) {
+    int ms = -1;
+    if (deadline >= 0) {
+      int64_t left = deadline - cc_now();
+      if (left <= 0)
+        return -ETIMEDOUT;
+      ms = left > INT_MAX ? INT_MAX : (int)left;
+    }
+    int r = poll(&p, 1, ms);
+    if (r > 0)
+      return (p.revents & POLLNVAL) ? -EBADF : 0;
+    if (r < 0 && errno != EINTR)
+      return -errno;
+    /* 0 (time-out) or EINTR: re-check the deadline against the clock */
+  }
 }
 
 void cc__fd_forget(int fd) {

@@ -26,30 +26,10 @@
 
 /* ---- waiting --------------------------------------------------------------- */
 
-static int poll_wait(int fd, unsigned events, int64_t deadline) {
-  struct pollfd p = {.fd = fd, .events = (events & CC__READ) ? POLLIN : POLLOUT};
-  for (;;) {
-    int ms = -1;
-    if (deadline >= 0) {
-      int64_t left = deadline - cc_now();
-      if (left <= 0)
-        return -ETIMEDOUT;
-      ms = left > INT_MAX ? INT_MAX : (int)left;
-    }
-    int r = poll(&p, 1, ms);
-    if (r > 0)
-      return (p.revents & POLLNVAL) ? -EBADF : 0;
-    if (r == 0)
-      return -ETIMEDOUT;
-    if (errno != EINTR)
-      return -errno;
-  }
-}
-
 int cc__net_wait(int fd, unsigned events, int64_t deadline) {
   if (CC_LIKELY(cc__self() != NULL))
     return cc__fd_wait(fd, events, deadline);
-  return poll_wait(fd, events, deadline);
+  return cc__poll_fd(fd, events, deadline);
 }
 
 /* Fairness. A coroutine whose peer keeps its socket full (or empty, for

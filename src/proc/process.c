@@ -46,23 +46,7 @@ int cc__proc_wait_fd(int fd, unsigned events, int64_t deadline, bool *registered
       *registered = true;
     return cc__fd_wait(fd, events, deadline);
   }
-  struct pollfd p = {.fd = fd, .events = (events & CC__READ) ? POLLIN : POLLOUT};
-  for (;;) {
-    int ms = -1;
-    if (deadline >= 0) {
-      int64_t left = deadline - cc_now();
-      if (left <= 0)
-        return -ETIMEDOUT;
-      ms = left > INT_MAX ? INT_MAX : (int)left;
-    }
-    int r = poll(&p, 1, ms);
-    if (r > 0)
-      return (p.revents & POLLNVAL) ? -EBADF : 0;
-    if (r == 0)
-      continue; /* re-check the deadline against the clock */
-    if (errno != EINTR)
-      return -errno;
-  }
+  return cc__poll_fd(fd, events, deadline);
 }
 
 void cc__proc_close_fd(int fd, bool registered) {
