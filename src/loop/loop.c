@@ -408,12 +408,45 @@ static void signals_read(cc_loop_t *l) {
   }
 }
 
+/* When a task ends and the next runnable task has never run, the new task
+ * simply takes over the stack and the context that are already running:
+ * no context switch, no stack from the pool, no first frame to build. A
+ * burst of short tasks (a million spawns, then joins) thus runs as a plain
+ * loop on one stack. Each adoption counts against the loop's switch budget
+ * like a switch would. Not under TSan, which tracks one fiber per task. */
+static cc_task_t *adopt_next(cc_loop_t *l, cc_task_t *t) {
+#ifdef CC__TSAN
+  (void)l;
+  (void)t;
+  return NULL;
+#else
+  cc_task_t *n = l->rq_head;
+  if (!n || n->stack || n->cancelled || n->stack_size != t->stack_size || !l->budget)
+    return NULL;
+  l->budget--;
+  cc__rq_pop(l);
+  n->stack = t->stack;
+  t->stack = NULL;
+  if (t->detached)
+    cc__task_free(l, t);
+  l->current = n;
+  n->state = CC__RUNNING;
+  return n;
+#endif
+}
+
 void cc__task_entry(void *arg) {
   cc_task_t *t = arg;
   cc_loop_t *l = t->loop;
   cc__after_switch(l, NULL);
-  t->started = true;
-  cc__task_body(t);
+  for (;;) {
+    t->started = true;
+    cc__task_body(t);
+    cc_task_t *n = adopt_next(l, t);
+    if (!n)
+      break;
+    t = n;
+  }
   l->zombie = t;
   cc__run_next(l, t, true);
   __builtin_unreachable();

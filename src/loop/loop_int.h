@@ -91,6 +91,7 @@ typedef struct cc__msg {
 
 typedef struct cc__task_slab {
   struct cc__task_slab *next;
+  size_t bytes; /* mapping size, for munmap */
   cc_task_t tasks[];
 } cc__task_slab_t;
 
@@ -123,7 +124,8 @@ struct cc_loop {
   cc_task_t *all; /* live tasks, newest first */
   size_t live;
   uint64_t next_id;
-  cc_task_t *task_free;
+  cc_task_t *task_free;            /* structures to reuse */
+  cc_task_t *slab_next, *slab_end; /* never used yet, in the newest slab */
   cc__task_slab_t *slabs;
 
   cc_task_t *main;
