@@ -99,6 +99,17 @@ int cc_close(int fd) {
   return 0;
 }
 
+/* After a system call failed: 0 when it should simply be tried again
+ * (EINTR, or EAGAIN and the fd has become ready), else the error to return
+ * (the call's errno, or the wait's -ETIMEDOUT / -ECANCELED). */
+static int retry_after(int fd, unsigned events, int64_t deadline) {
+  if (errno == EINTR)
+    return 0;
+  if (errno != EAGAIN)
+    return -errno;
+  return cc__net_wait(fd, events, deadline);
+}
+
 /* ---- read ------------------------------------------------------------------ */
 
 ssize_t cc_read(int fd, void *buf, size_t n, int64_t deadline) {
@@ -109,11 +120,7 @@ ssize_t cc_read(int fd, void *buf, size_t n, int64_t deadline) {
     ssize_t r = read(fd, buf, n);
     if (r >= 0)
       return r;
-    if (errno == EINTR)
-      continue;
-    if (errno != EAGAIN)
-      return -errno;
-    int w = cc__net_wait(fd, CC__READ, deadline);
+    int w = retry_after(fd, CC__READ, deadline);
     if (w < 0)
       return w;
   }
@@ -156,11 +163,7 @@ ssize_t cc_write_some(int fd, const void *buf, size_t n, int64_t deadline) {
     ssize_t r = write_once(fd, buf, n, &notsock);
     if (r >= 0)
       return r;
-    if (errno == EINTR)
-      continue;
-    if (errno != EAGAIN)
-      return -errno;
-    int w = cc__net_wait(fd, CC__WRITE, deadline);
+    int w = retry_after(fd, CC__WRITE, deadline);
     if (w < 0)
       return w;
   }
@@ -178,11 +181,7 @@ ssize_t cc_write(int fd, const void *buf, size_t n, int64_t deadline) {
       done += (size_t)r;
       continue;
     }
-    if (errno == EINTR)
-      continue;
-    if (errno != EAGAIN)
-      return -errno;
-    int w = cc__net_wait(fd, CC__WRITE, deadline);
+    int w = retry_after(fd, CC__WRITE, deadline);
     if (w < 0)
       return w;
   }
@@ -222,11 +221,7 @@ ssize_t cc_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadline)
     if (r < 0 && errno == ENOTSOCK)
       r = writev(fd, win, cnt);
     if (r < 0) {
-      if (errno == EINTR)
-        continue;
-      if (errno != EAGAIN)
-        return -errno;
-      int w = cc__net_wait(fd, CC__WRITE, deadline);
+      int w = retry_after(fd, CC__WRITE, deadline);
       if (w < 0)
         return w;
       continue;
@@ -288,11 +283,7 @@ ssize_t cc_sendfile(int out_fd, int in_fd, off_t *offset, size_t count,
     }
     if (r == 0)
       break; /* the file ended */
-    if (errno == EINTR)
-      continue;
-    if (errno != EAGAIN)
-      return -errno;
-    int w = cc__net_wait(out_fd, CC__WRITE, deadline);
+    int w = retry_after(out_fd, CC__WRITE, deadline);
     if (w < 0)
       return w;
   }
