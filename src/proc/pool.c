@@ -645,6 +645,42 @@ static bool reap_worker(cc_pool_t *p, int wi, bool block) {
 
 static void fail_all(cc_pool_t *p, int err, job_t **fin);
 
+/* Moves the results of the first `count` items of chunk `c` out of slot `s`
+ * into its job: records are copied into the caller's array (unless the
+ * workers wrote them there directly), byte results into fresh buffers;
+ * each item is accounted as done or failed. */
+static void take_results(cc_pool_t *p, job_t *j, const slot_t *s, chunk_t c,
+                         uint32_t count) {
+  if (j->kind == KIND_REC) {
+    if (!c.direct_out)
+      memcpy(j->out + c.base * j->out_size, p->arena + s->out_off,
+             (size_t)count * j->out_size);
+    if (s->err_at < count)
+      item_done(p, j, c.base + s->err_at, s->err_code);
+    j->done += count - (s->err_at < count ? 1 : 0);
+    return;
+  }
+  const char *out = p->arena + s->out_off;
+  const int32_t *st = (const int32_t *)out;
+  const uint64_t *off = (const uint64_t *)(out + BYTES_CHUNK_MAX * 4);
+  for (uint32_t i = 0; i < count; i++) {
+    size_t idx = c.base + i;
+    if (st[i] != 0) {
+      item_done(p, j, idx, st[i]);
+      continue;
+    }
+    size_t len = off[i + 1] - off[i];
+    void *d = malloc(len ? len : 1);
+    if (!d) {
+      item_done(p, j, idx, -ENOMEM);
+      continue;
+    }
+    memcpy(d, out + BYTES_HDR + off[i], len);
+    j->results[idx] = (cc_buf_t){d, len};
+    item_done(p, j, idx, 0);
+  }
+}
+
 /* Collects slot k of worker wi, which the worker marked DONE. */
 static void collect(cc_pool_t *p, int wi, int k, job_t **fin) {
   worker_t *w = &p->w[wi];
@@ -663,37 +699,10 @@ static void collect(cc_pool_t *p, int wi, int k, job_t **fin) {
       double per = (double)s->elapsed_ns / (double)s->n;
       j->ns_per_item = j->ns_per_item < 0 ? per : 0.5 * j->ns_per_item + 0.5 * per;
     }
-    if (j->kind == KIND_REC) {
-      if (!c.direct_out)
-        memcpy(j->out + c.base * j->out_size, p->arena + s->out_off,
-               (size_t)c.n * j->out_size);
-      if (s->err_at < c.n)
-        item_done(p, j, c.base + s->err_at, s->err_code);
-      j->done += c.n - (s->err_at < c.n ? 1 : 0);
-    } else {
-      const char *out = p->arena + s->out_off;
-      const int32_t *st = (const int32_t *)out;
-      const uint64_t *off = (const uint64_t *)(out + BYTES_CHUNK_MAX * 4);
-      for (uint32_t i = 0; i < s->stop_at; i++) {
-        size_t idx = c.base + i;
-        if (st[i] == 0) {
-          size_t len = off[i + 1] - off[i];
-          void *d = malloc(len ? len : 1);
-          if (!d) {
-            item_done(p, j, idx, -ENOMEM);
-            continue;
-          }
-          memcpy(d, out + BYTES_HDR + off[i], len);
-          j->results[idx] = (cc_buf_t){d, len};
-          item_done(p, j, idx, 0);
-        } else {
-          item_done(p, j, idx, st[i]);
-        }
-      }
-      if (s->stop_at < c.n) {
-        add_retry(j, c.base + s->stop_at, c.n - s->stop_at);
-        queue_push(p, j);
-      }
+    take_results(p, j, s, c, j->kind == KIND_REC ? c.n : s->stop_at);
+    if (j->kind != KIND_REC && s->stop_at < c.n) {
+      add_retry(j, c.base + s->stop_at, c.n - s->stop_at);
+      queue_push(p, j);
     }
     report_progress(p, j);
     if (j->done == j->n)
@@ -730,31 +739,7 @@ static void handle_death(cc_pool_t *p, int wi, job_t **fin) {
         was_running = true;
         uint32_t cur = atomic_load_explicit(&s->cur, memory_order_relaxed);
         /* Items before `cur` are complete: collect them as a short chunk. */
-        if (j->kind == KIND_REC) {
-          if (!c.direct_out)
-            memcpy(j->out + c.base * j->out_size, p->arena + s->out_off,
-                   (size_t)cur * j->out_size);
-          if (s->err_at < cur)
-            item_done(p, j, c.base + s->err_at, s->err_code);
-          j->done += cur - (s->err_at < cur ? 1 : 0);
-        } else {
-          const char *out = p->arena + s->out_off;
-          const int32_t *sts = (const int32_t *)out;
-          const uint64_t *off = (const uint64_t *)(out + BYTES_CHUNK_MAX * 4);
-          for (uint32_t i = 0; i < cur; i++) {
-            size_t len = off[i + 1] - off[i];
-            if (sts[i] == 0) {
-              void *d = malloc(len ? len : 1);
-              if (d) {
-                memcpy(d, out + BYTES_HDR + off[i], len);
-                j->results[c.base + i] = (cc_buf_t){d, len};
-              }
-              item_done(p, j, c.base + i, d ? 0 : -ENOMEM);
-            } else {
-              item_done(p, j, c.base + i, sts[i]);
-            }
-          }
-        }
+        take_results(p, j, s, c, cur);
         item_done(p, j, c.base + cur, w->timed_out ? -ETIMEDOUT : -CC_EWORKER);
         add_retry(j, c.base + cur + 1, c.n - cur - 1);
       } else {
