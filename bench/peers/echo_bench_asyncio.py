@@ -19,6 +19,8 @@ import socket
 import sys
 import time
 
+from _asyncio_peer import new_loop
+
 
 def parse_args():
     p = argparse.ArgumentParser()
@@ -30,17 +32,6 @@ def parse_args():
     if a.seconds <= 0 or a.conns <= 0:
         p.error("arguments must be positive")
     return a
-
-
-def new_loop(impl):
-    if impl == "uvloop":
-        try:
-            import uvloop
-        except ImportError:
-            print("# skip: uvloop is not installed for " + sys.executable, file=sys.stderr)
-            sys.exit(77)
-        return uvloop.new_event_loop()
-    return asyncio.new_event_loop()
 
 
 async def handle_echo(reader, writer):

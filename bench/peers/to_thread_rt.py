@@ -8,10 +8,11 @@
 # Prints: X to_thread impl=<impl> n=N wall_s=S us_per_call=U conc=1, and a
 # conc=8 line (impl=<impl>-conc8).
 # impls: asyncio uvloop
-import argparse
 import asyncio
 import sys
 import time
+
+from _asyncio_peer import parse_args, new_loop
 
 
 def plus_one(x):
@@ -44,23 +45,10 @@ async def main(impl, n):
 
 
 def run():
-    p = argparse.ArgumentParser()
-    p.add_argument("--impl", choices=("asyncio", "uvloop"), default="asyncio")
-    p.add_argument("n", nargs="?", type=int, default=20_000)
-    a = p.parse_args()
-    if a.n <= 0:
-        p.error("N must be positive")
-    if a.impl == "uvloop":
-        try:
-            import uvloop
-        except ImportError:
-            print("# skip: uvloop is not installed for " + sys.executable, file=sys.stderr)
-            sys.exit(77)
-        loop = uvloop.new_event_loop()
-    else:
-        loop = asyncio.new_event_loop()
+    impl, n = parse_args(20_000)
+    loop = new_loop(impl)
     try:
-        bad = loop.run_until_complete(main(a.impl, a.n))
+        bad = loop.run_until_complete(main(impl, n))
     finally:
         loop.close()
     return 1 if bad else 0

@@ -7,32 +7,12 @@
 # Prints: W1 spawn impl=<impl> n=N wall_s=S rss_mb=M
 # Exit status: 0 ok, 1 wrong answer, 2 bad arguments, 77 impl not installed.
 # impls: asyncio uvloop
-import argparse
 import asyncio
 import resource
 import sys
 import time
 
-
-def parse_args(default_n):
-    p = argparse.ArgumentParser()
-    p.add_argument("--impl", choices=("asyncio", "uvloop"), default="asyncio")
-    p.add_argument("n", nargs="?", type=int, default=default_n)
-    a = p.parse_args()
-    if a.n <= 0:
-        p.error("N must be positive")
-    return a.impl, a.n
-
-
-def new_loop(impl):
-    if impl == "uvloop":
-        try:
-            import uvloop
-        except ImportError:
-            print("# skip: uvloop is not installed for " + sys.executable, file=sys.stderr)
-            sys.exit(77)
-        return uvloop.new_event_loop()
-    return asyncio.new_event_loop()
+from _asyncio_peer import parse_args, new_loop
 
 
 def peak_rss_mb():
