@@ -80,6 +80,11 @@ void cc_test_register(const char *name, cc_test_fn fn);
 /* Number of open file descriptors of this process. */
 int cc_test_count_fds(void);
 
+/* Number of lines of /proc/self/maps that contain `needle` (all of them when
+ * NULL). Shared anonymous mappings (the process pool's arena, cc_shm blocks)
+ * show as "/dev/zero (deleted)". */
+int cc_test_count_maps(const char *needle);
+
 /* Runs fn(arg) under cc_run() and asserts it returned 0; returns the value. */
 intptr_t cc_test_run(cc_task_fn fn, void *arg);
 

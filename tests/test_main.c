@@ -38,6 +38,18 @@ int cc_test_count_fds(void) {
   return n - 1; /* the DIR's own fd */
 }
 
+int cc_test_count_maps(const char *needle) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  if (!f)
+    return -1;
+  int n = 0;
+  char line[4096];
+  while (fgets(line, sizeof line, f))
+    n += !needle || strstr(line, needle) != NULL;
+  fclose(f);
+  return n;
+}
+
 intptr_t cc_test_run(cc_task_fn fn, void *arg) {
   intptr_t res = -1;
   int rc = cc_run_opts(NULL, fn, arg, &res);

@@ -109,21 +109,12 @@ TEST(stack_pool_trims_beyond_cache) {
   cc__stack_pool_destroy(&p);
 }
 
-static int count_maps(void) {
-  FILE *f = fopen("/proc/self/maps", "r");
-  int n = 0, c;
-  while ((c = fgetc(f)) != EOF)
-    n += c == '\n';
-  fclose(f);
-  return n;
-}
-
 static intptr_t park_forever(void *a) {
   return cc_sleep(100000);
 }
 static intptr_t t_guards(void *arg) {
   int n = (int)(intptr_t)arg;
-  int before = count_maps();
+  int before = cc_test_count_maps(NULL);
   cc_task_t **ts = malloc((size_t)n * sizeof *ts);
   for (int i = 0; i < n; i++)
     ASSERT_OK(cc_spawn(&ts[i], park_forever, NULL));
@@ -134,7 +125,7 @@ static intptr_t t_guards(void *arg) {
   for (int i = 0; i < n; i++)
     guarded += ts[i]->stack->guarded;
   ASSERT_EQ(guarded, n);
-  int after = count_maps();
+  int after = cc_test_count_maps(NULL);
   /* MADV_GUARD_INSTALL guards do not split mappings; the mprotect fallback
    * would add one mapping per stack. */
   if (after - before > n / 2)

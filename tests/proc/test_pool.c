@@ -19,23 +19,11 @@ static int sq(const void *in, void *out, void *ctx) {
   return 0;
 }
 
-/* Shared anonymous mappings (the pool's arena, cc_shm blocks) show in
- * /proc/self/maps as "/dev/zero (deleted)". */
-static size_t count_shared_maps(void) {
-  FILE *f = fopen("/proc/self/maps", "r");
-  size_t n = 0;
-  char line[512];
-  while (fgets(line, sizeof line, f))
-    n += strstr(line, "/dev/zero") != NULL;
-  fclose(f);
-  return n;
-}
-
 TEST(new_free_defaults) {
-  size_t maps0 = count_shared_maps();
+  int maps0 = cc_test_count_maps("/dev/zero");
   cc_pool_t *p;
   ASSERT_OK(cc_pool_new(&p, NULL));
-  ASSERT_EQ(count_shared_maps(), maps0 + 1);
+  ASSERT_EQ(cc_test_count_maps("/dev/zero"), maps0 + 1);
   ASSERT_EQ(cc_pool_workers(p), cc_cpu_count());
   pid_t pids[64];
   ASSERT_EQ(cc_pool_worker_pids(p, pids, 64), cc_cpu_count());
@@ -43,7 +31,7 @@ TEST(new_free_defaults) {
   for (int i = 0; i < cc_cpu_count(); i++)
     ASSERT_EQ(kill(pids[i], 0), -1);
   /* The shared arena is gone. */
-  ASSERT_EQ(count_shared_maps(), maps0);
+  ASSERT_EQ(cc_test_count_maps("/dev/zero"), maps0);
   cc_pool_opts_t o = {.workers = -1};
   ASSERT_ERR(cc_pool_new(&p, &o), -EINVAL);
   ASSERT_ERR(cc_pool_new(NULL, NULL), -EINVAL);

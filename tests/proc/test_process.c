@@ -288,23 +288,13 @@ static int shm_child(void *arg) {
   return 0;
 }
 
-static size_t count_shared_maps(void) {
-  FILE *f = fopen("/proc/self/maps", "r");
-  size_t n = 0;
-  char line[512];
-  while (fgets(line, sizeof line, f))
-    n += strstr(line, "/dev/zero") != NULL;
-  fclose(f);
-  return n;
-}
-
 TEST(shared_memory) {
-  size_t maps0 = count_shared_maps();
+  int maps0 = cc_test_count_maps("/dev/zero");
   cc_shm_t *s;
   ASSERT_OK(cc_shm_new(&s, 1000 * sizeof(long)));
   ASSERT_EQ(cc_shm_size(s), 1000 * sizeof(long));
   long *v = cc_shm_ptr(s);
-  ASSERT_EQ(count_shared_maps(), maps0 + 1);
+  ASSERT_EQ(cc_test_count_maps("/dev/zero"), maps0 + 1);
   ASSERT_EQ(v[999], 0);
   cc_process_t *p;
   ASSERT_OK(cc_process_start(&p, shm_child, s, NULL));
@@ -316,5 +306,5 @@ TEST(shared_memory) {
     ASSERT_EQ(v[i], (long)i * i);
   cc_shm_free(s);
   /* Unmapped: no mapping left behind (anonymous: nothing in /dev/shm). */
-  ASSERT_EQ(count_shared_maps(), maps0);
+  ASSERT_EQ(cc_test_count_maps("/dev/zero"), maps0);
 }
