@@ -88,8 +88,8 @@ CC_EXTERN void cc_cond_notify_all(cc_cond_t *c);
  * is full, get waits while it is empty. A capacity of 0 makes it a
  * rendezvous (Go's unbuffered channel): put waits until a getter takes the
  * item. When a getter is already waiting, put hands the item straight to it
- * and switches to it, so a ping-pong of two tasks costs one context switch
- * per hand-off. */
+ * and makes it runnable (the putter goes on until it waits itself), so a
+ * ping-pong of two tasks costs one context switch per hand-off. */
 
 /** Creates a queue of up to `capacity` items. Errors: -ENOMEM, -EINVAL. */
 CC_EXTERN int cc_queue_new(cc_queue_t **out, size_t capacity);

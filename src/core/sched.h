@@ -59,12 +59,6 @@ int cc__park(const char *what, const void *obj, int64_t deadline);
  * Never suspends. */
 void cc__wake(cc_task_t *t, uint64_t token, int result);
 
-/* Like cc__wake(), but the woken task runs immediately: the caller is put
- * at the back of the run queue and control switches straight to `t`. Used
- * by hand-off primitives (queue put to a waiting getter). Same loop only;
- * caller must be a coroutine. Returns what a cc_yield() would. */
-int cc__wake_and_switch(cc_task_t *t, uint64_t token, int result);
-
 /* 0 if the running task may suspend now, else -ECANCELED / -ETIMEDOUT
  * (the value cc__park() would return at once). */
 int cc__check(void);

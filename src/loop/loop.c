@@ -206,22 +206,6 @@ int cc__park_slow(cc_loop_t *l, cc_task_t *self, int64_t deadline) {
   return 0;
 }
 
-int cc__wake_and_switch(cc_task_t *t, uint64_t token, int result) {
-  cc_loop_t *l = cc__tl_loop;
-  cc_task_t *self = l ? l->current : NULL;
-  if (!self || t->loop != l)
-    return -CC_ENOTCORO;
-  if (t->state != CC__PARKED || t->token != token)
-    return 0;
-  if (t->timer.where)
-    cc__timers_del(&l->timers, &t->timer);
-  t->wake_result = result;
-  self->state = CC__READY;
-  cc__rq_push(l, self);
-  cc__switch_to(l, self, t, false);
-  return 0;
-}
-
 /* ---- fds ---------------------------------------------------------------------- */
 
 static cc__fdslot_t *fd_slot(cc_loop_t *l, int fd) {

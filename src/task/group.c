@@ -100,10 +100,9 @@ static int wait_empty(cc_group_t *g) {
 
 static void wait_shielded(cc_group_t *g) {
   cc_task_t *self = cc__self();
-  bool old = self->shield;
-  self->shield = true;
+  bool old = cc__shield(self, true);
   wait_empty(g);
-  self->shield = old;
+  cc__shield(self, old);
 }
 
 int cc_group_wait(cc_group_t *g) {

@@ -286,19 +286,6 @@ bool cc_task_done(const cc_task_t *t) {
   return t && t->state == CC__DONE;
 }
 
-/* Runs fn with cancellation and scope deadlines ignored, so that clean-up
- * waits (joining children we just cancelled) cannot be cut short. */
-static bool shield_on(void) {
-  cc_task_t *self = cc__self();
-  bool old = self->shield;
-  self->shield = true;
-  return old;
-}
-
-static void shield_restore(bool old) {
-  cc__self()->shield = old;
-}
-
 int cc_gather(cc_task_t **tasks, size_t n, intptr_t *results) {
   cc_loop_t *l = cc__tl_loop;
   if (!l || !l->current)
@@ -331,7 +318,8 @@ int cc_gather(cc_task_t **tasks, size_t n, intptr_t *results) {
    * collect every task, so nothing outlives the call. */
   for (size_t j = i; j < n; j++)
     cc_cancel(tasks[j]);
-  bool old = shield_on();
+  /* Shielded: cancellation and deadlines must not cut this wait short. */
+  bool old = cc__shield(cc__self(), true);
   for (size_t j = i; j < n; j++) {
     wait_done(tasks[j], CC_FOREVER);
     intptr_t v = 0;
@@ -339,7 +327,7 @@ int cc_gather(cc_task_t **tasks, size_t n, intptr_t *results) {
     if (results)
       results[j] = e < 0 ? e : v;
   }
-  shield_restore(old);
+  cc__shield(cc__self(), old);
   return interrupted;
 }
 
@@ -355,9 +343,9 @@ int cc_wait_for(cc_task_fn fn, void *arg, int64_t ms, intptr_t *result) {
   r = wait_done(t, cc_deadline_in(ms));
   if (r < 0) {
     cc_cancel(t);
-    bool old = shield_on();
+    bool old = cc__shield(cc__self(), true);
     wait_done(t, CC_FOREVER);
-    shield_restore(old);
+    cc__shield(cc__self(), old);
     intptr_t ignored;
     take(l, t, &ignored);
     return r;
