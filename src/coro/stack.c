@@ -499,7 +499,9 @@ const char *cc__stack_guard_kind(void) {
 bool cc__stack_in_guard(const cc__stack_t *s, const void *addr) {
   const char *a = addr, *lo = s->lo;
   size_t ps = cc__page_size();
-  /* The guard page itself, plus a page of slack below it: a large frame
-   * can step over the guard into the neighbouring slot's top. */
+  /* The guard page only. A single frame larger than a page could step
+   * over it into the neighbouring slot's top, which is mapped and does not
+   * fault: such frames are not caught (as with any guard-page scheme
+   * without -fstack-clash-protection). */
   return a < lo && a >= lo - ps;
 }

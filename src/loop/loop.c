@@ -713,8 +713,8 @@ int cc_loop_run(cc_loop_t *l, cc_task_fn main, void *arg, intptr_t *result) {
     l->main = NULL;
     cc__task_free(l, t);
   }
-  /* Drain what arrived during the run's last moments: callbacks posted
-   * for tasks that are gone are simply dropped. */
+  /* Callbacks posted from now on wait in the inbox for the next run, or
+   * are dropped by cc_loop_free(). */
   signals_teardown(l);
   l->running = false;
   cc__tl_loop = NULL;
