@@ -16,5 +16,6 @@
 #include "concur/net.h"
 #include "concur/stream.h"
 #include "concur/tls.h"
+#include "concur/http.h"
 
 #endif
