@@ -56,8 +56,15 @@ int cc__park(const char *what, const void *obj, int64_t deadline);
  * parked with `token`; otherwise does nothing. From t's own loop thread it
  * acts at once (t runs after the current task suspends or yields); from any
  * other thread it is posted through the loop's inbox (see the rule above).
- * Never suspends. */
-void cc__wake(cc_task_t *t, uint64_t token, int result);
+ * Never suspends.
+ * Returns whether the wake-up was delivered. From t's own loop this is
+ * exact: false means that park already ended (t was cancelled, timed out
+ * or woken by someone else and is merely waiting to run), so a waker that
+ * hands something over (a lock, a unit, an item) must give it to the next
+ * waiter instead (sync/). From another thread the answer is not known yet
+ * and it returns true; cross-thread primitives use the waiter-side rule of
+ * exec/wait.h instead (a signalled waiter reports success). */
+bool cc__wake(cc_task_t *t, uint64_t token, int result);
 
 /* 0 if the running task may suspend now, else -ECANCELED / -ETIMEDOUT
  * (the value cc__park() would return at once). */

@@ -120,8 +120,8 @@ int cc_loop_call(cc_loop_t *l, void (*fn)(void *), void *arg) {
   return inbox_post(l, &m);
 }
 
-void cc__wake(cc_task_t *t, uint64_t token, int result) {
-  cc__wake_inl(t, token, result);
+bool cc__wake(cc_task_t *t, uint64_t token, int result) {
+  return cc__wake_inl(t, token, result);
 }
 
 void cc__wake_remote(cc_task_t *t, uint64_t token, int result) {

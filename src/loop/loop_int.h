@@ -275,15 +275,18 @@ static inline void cc__make_ready_inl(cc_loop_t *l, cc_task_t *t, int r) {
   cc__rq_push(l, t);
 }
 
-/* Same-loop wake-up inline; other threads go through the inbox. */
-static inline void cc__wake_inl(cc_task_t *t, uint64_t token, int result) {
+/* Same-loop wake-up inline; other threads go through the inbox. Returns
+ * whether it was delivered (see cc__wake in core/sched.h). */
+static inline bool cc__wake_inl(cc_task_t *t, uint64_t token, int result) {
   cc_loop_t *l = t->loop;
   if (CC_LIKELY(cc__tl_loop == l)) {
-    if (t->state == CC__PARKED && t->token == token)
-      cc__make_ready_inl(l, t, result);
-    return;
+    if (t->state != CC__PARKED || t->token != token)
+      return false;
+    cc__make_ready_inl(l, t, result);
+    return true;
   }
   cc__wake_remote(t, token, result);
+  return true;
 }
 
 /* The running task, or NULL. */
