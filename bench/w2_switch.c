@@ -65,9 +65,9 @@ static intptr_t bench(void *arg) {
 
 int main(int argc, char **argv) {
   n = bench_arg(argc, argv, 1, 10000000);
-  /* capacity 1 (asyncio.Queue(1)-like) and 0 (Go's unbuffered channel) */
+  /* capacity 1 (asyncio.Queue(1)-like) and a rendezvous (Go's unbuffered channel) */
   double raw = raw_switch_ns(n);
-  size_t caps[] = {1, 0};
+  size_t caps[] = {1, CC_QUEUE_RENDEZVOUS};
   for (int i = 0; i < 2; i++) {
     intptr_t r;
     int rc = cc_run(bench, (void *)(intptr_t)caps[i], &r);
@@ -79,7 +79,8 @@ int main(int argc, char **argv) {
     printf("W2 switch impl=concur%s n=%lld wall_s=%.4f ns_per_handoff=%.2f "
            "raw_switch_ns=%.2f "
            "ratio_to_raw=%.2f\n",
-           caps[i] ? "" : "-unbuffered", n, wall, ns, raw, ns / raw);
+           caps[i] == CC_QUEUE_RENDEZVOUS ? "-unbuffered" : "", n, wall, ns, raw,
+           ns / raw);
   }
   return 0;
 }

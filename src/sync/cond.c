@@ -52,9 +52,10 @@ int cc_cond_wait(cc_cond_t *c, cc_lock_t *l) {
 void cc_cond_notify(cc_cond_t *c, size_t n) {
   if (!c)
     return;
-  cc__waiter_t *w;
-  while (n-- > 0 && (w = cc__wlist_pop(&c->waiters)))
-    cc__wake(w->task, w->token, 0);
+  /* Only waiters that accept count: a notify never goes to one whose wait
+   * was already ended by cancellation or a deadline. */
+  while (n > 0 && cc__handoff(&c->waiters, 0))
+    n--;
 }
 
 void cc_cond_notify_all(cc_cond_t *c) {

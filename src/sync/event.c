@@ -32,9 +32,8 @@ void cc_event_set(cc_event_t *e) {
   if (!e || e->set)
     return;
   e->set = true;
-  cc__waiter_t *w;
-  while ((w = cc__wlist_pop(&e->waiters)))
-    cc__wake(w->task, w->token, 0);
+  while (cc__handoff(&e->waiters, 0)) {
+  }
 }
 
 void cc_event_clear(cc_event_t *e) {

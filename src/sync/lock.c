@@ -1,5 +1,7 @@
 /* cc_lock: asyncio.Lock. Ownership is handed straight to the first waiter
- * on release (FIFO, no barging), so a waiter woken with 0 owns the lock. */
+ * that can still take it on release (FIFO, no barging; see cc__handoff),
+ * so a waiter woken with 0 owns the lock and one woken with an error does
+ * not. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -65,10 +67,8 @@ int cc_lock_release(cc_lock_t *l) {
     return -EINVAL;
   if (!l->owner || l->owner != cc__self())
     return -EPERM;
-  cc__waiter_t *w = cc__wlist_pop(&l->waiters);
+  cc__waiter_t *w = cc__handoff(&l->waiters, 0);
   l->owner = w ? w->task : NULL;
-  if (w)
-    cc__wake(w->task, w->token, 0);
   return 0;
 }
 

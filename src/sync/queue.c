@@ -1,39 +1,56 @@
-/* cc_queue: a bounded FIFO with back-pressure (asyncio.Queue, Go channels).
+/* cc_queue: a FIFO of pointers, unbounded, bounded with back-pressure, or a
+ * rendezvous (asyncio.Queue(maxsize), Go channels).
  *
  * Invariants: getters wait only while the ring is empty, putters only while
- * it is full (or, for capacity 0, until a getter comes). So a put that finds
- * a waiting getter hands the item straight to it, and a get that frees a
- * slot moves the first waiting putter's item into the ring. A waiter woken
- * with 0 has completed its operation; one woken with an error has not.
+ * it is full (a rendezvous is always full: its putters wait until a getter
+ * comes; an unbounded queue never is). So a put that finds a waiting getter
+ * hands the item straight to it, and a get that frees a slot moves the
+ * first waiting putter's item into the ring. Every hand-off goes through
+ * cc__handoff(), which skips a waiter whose wait was already ended by
+ * cancellation or a deadline: a waiter woken with 0 has completed its
+ * operation; one woken with an error has not, and nothing of it (its item,
+ * or an item meant for it) is left anywhere.
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "loop/loop_int.h"
+#define CC__SYNC_WAKE cc__wake_inl
 #include "sync/sync_int.h"
 
 struct cc_queue {
   void **ring;
-  size_t cap, head, count;
+  size_t cap;   /* slots in ring */
+  size_t max;   /* most items held: SIZE_MAX unbounded, 0 rendezvous */
+  size_t asked; /* the capacity given to cc_queue_new */
+  size_t head, count;
   bool closed;
   cc__wlist_t getters; /* waiter->data receives the item */
   cc__wlist_t putters; /* waiter->data holds the item */
 };
 
 int cc_queue_new(cc_queue_t **out, size_t capacity) {
-  if (!out || capacity > SIZE_MAX / sizeof(void *))
+  if (!out)
+    return -EINVAL;
+  size_t max = capacity == CC_QUEUE_UNBOUNDED    ? SIZE_MAX
+               : capacity == CC_QUEUE_RENDEZVOUS ? 0
+                                                 : capacity;
+  if (max && max != SIZE_MAX && max > SIZE_MAX / sizeof(void *))
     return -EINVAL;
   cc_queue_t *q = calloc(1, sizeof *q);
   if (!q)
     return -ENOMEM;
-  if (capacity) {
-    q->ring = malloc(capacity * sizeof(void *));
+  if (max && max != SIZE_MAX) { /* bounded: the whole ring at once */
+    q->ring = malloc(max * sizeof(void *));
     if (!q->ring) {
       free(q);
       return -ENOMEM;
     }
+    q->cap = max;
   }
-  q->cap = capacity;
+  q->max = max;
+  q->asked = capacity;
   *out = q;
   return 0;
 }
@@ -64,18 +81,46 @@ static inline void *ring_pop(cc_queue_t *q) {
   return item;
 }
 
+/* Unbounded queue: doubles the ring, keeping the items in order. */
+static int ring_grow(cc_queue_t *q) {
+  size_t cap = q->cap ? q->cap * 2 : 16;
+  if (cap > SIZE_MAX / 2 / sizeof(void *))
+    return -ENOMEM;
+  void **ring = malloc(cap * sizeof(void *));
+  if (!ring)
+    return -ENOMEM;
+  size_t first = q->cap - q->head; /* items from head to the end of the ring */
+  if (first > q->count)
+    first = q->count;
+  if (q->count) {
+    memcpy(ring, q->ring + q->head, first * sizeof(void *));
+    memcpy(ring + first, q->ring, (q->count - first) * sizeof(void *));
+  }
+  free(q->ring);
+  q->ring = ring;
+  q->cap = cap;
+  q->head = 0;
+  return 0;
+}
+
 static inline int try_put(cc_queue_t *q, void *item) {
   if (!q)
     return -EINVAL;
   if (q->closed)
     return -CC_ECLOSED;
-  cc__waiter_t *g = cc__wlist_pop(&q->getters);
+  cc__waiter_t *g = cc__handoff(&q->getters, 0);
   if (g) {
-    g->data = item;
-    cc__wake_inl(g->task, g->token, 0);
+    g->data = item; /* g runs later: it reads the item then */
     return 0;
   }
-  if (q->count < q->cap) {
+  if (CC_LIKELY(q->count < q->cap)) {
+    ring_push(q, item);
+    return 0;
+  }
+  if (q->count < q->max) { /* unbounded: room is made */
+    int r = ring_grow(q);
+    if (r < 0)
+      return r;
     ring_push(q, item);
     return 0;
   }
@@ -103,20 +148,17 @@ static inline int try_get(cc_queue_t *q, void **item) {
     return -EINVAL;
   if (q->count) {
     void *v = ring_pop(q);
-    cc__waiter_t *p = cc__wlist_pop(&q->putters);
-    if (p) {
+    cc__waiter_t *p = cc__handoff(&q->putters, 0); /* a slot is free */
+    if (p)
       ring_push(q, p->data);
-      cc__wake_inl(p->task, p->token, 0);
-    }
     if (item)
       *item = v;
     return 0;
   }
-  cc__waiter_t *p = cc__wlist_pop(&q->putters); /* capacity 0: rendezvous */
+  cc__waiter_t *p = cc__handoff(&q->putters, 0); /* rendezvous */
   if (p) {
     if (item)
       *item = p->data;
-    cc__wake_inl(p->task, p->token, 0);
     return 0;
   }
   return q->closed ? -CC_ECLOSED : -EAGAIN;
@@ -154,11 +196,10 @@ void cc_queue_close(cc_queue_t *q) {
   if (!q || q->closed)
     return;
   q->closed = true;
-  cc__waiter_t *w;
-  while ((w = cc__wlist_pop(&q->putters)))
-    cc__wake_inl(w->task, w->token, -CC_ECLOSED);
-  while ((w = cc__wlist_pop(&q->getters)))
-    cc__wake_inl(w->task, w->token, -CC_ECLOSED);
+  while (cc__handoff(&q->putters, -CC_ECLOSED)) {
+  }
+  while (cc__handoff(&q->getters, -CC_ECLOSED)) {
+  }
 }
 
 size_t cc_queue_size(const cc_queue_t *q) {
@@ -166,5 +207,5 @@ size_t cc_queue_size(const cc_queue_t *q) {
 }
 
 size_t cc_queue_capacity(const cc_queue_t *q) {
-  return q ? q->cap : 0;
+  return q ? q->asked : 0;
 }

@@ -1,6 +1,9 @@
 /* cc_sem: asyncio.Semaphore and BoundedSemaphore. A release with waiters
- * hands the unit straight to the first of them (FIFO). */
+ * hands the unit straight to the first of them that can still take it
+ * (FIFO; see cc__handoff), else raises the count. Invariant: while waiters
+ * are linked the count is 0. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 
 #include "sync/sync_int.h"
@@ -65,13 +68,10 @@ int cc_sem_try_acquire(cc_sem_t *s) {
 int cc_sem_release(cc_sem_t *s) {
   if (!s)
     return -EINVAL;
-  cc__waiter_t *w = cc__wlist_pop(&s->waiters);
-  if (w) {
-    cc__wake(w->task, w->token, 0);
+  if (cc__handoff(&s->waiters, 0))
     return 0;
-  }
-  if (s->bound && s->value >= s->bound)
-    return -EOVERFLOW;
+  if (s->value >= (s->bound ? s->bound : UINT_MAX))
+    return -EOVERFLOW; /* count untouched */
   s->value++;
   return 0;
 }

@@ -281,7 +281,10 @@ TEST(queue_many_producers_consumers) {
   cc_test_run(t_queue, (void *)16);
 }
 TEST(queue_rendezvous) {
-  cc_test_run(t_queue, (void *)0);
+  cc_test_run(t_queue, (void *)CC_QUEUE_RENDEZVOUS);
+}
+TEST(queue_unbounded) {
+  cc_test_run(t_queue, (void *)CC_QUEUE_UNBOUNDED);
 }
 
 static intptr_t t_queue_backpressure(void *unused) {
