@@ -52,22 +52,36 @@ static void twq_remove(cc__twq_t *q, cc__tw_t *w) {
   q->n--;
 }
 
-static void wake(cc__tw_t *w, int result) {
+/* Signals w (the caller holds the mutex, and the waiter reads `signalled`
+ * under it). With `skip_ended`, a coroutine whose park already ended is
+ * not signalled and false is returned: see cc__tw_signal(). */
+static bool wake(cc__tw_t *w, int result, bool skip_ended) {
+  if (w->task) {
+    if (!cc__wake(w->task, w->token, 0) && skip_ended)
+      return false;
+  } else {
+    pthread_cond_signal(&w->cond);
+  }
   w->result = result;
   w->signalled = true;
-  if (w->task)
-    cc__wake(w->task, w->token, 0);
-  else
-    pthread_cond_signal(&w->cond);
+  return true;
 }
 
+/* A hand-off to one waiter skips a coroutine whose park already ended
+ * (cancelled or timed out in this loop iteration, not yet run): cc__wake()
+ * says so exactly when called on that coroutine's loop. Such a waiter is
+ * left unsignalled and returns its error having taken nothing; the
+ * hand-off goes to the next waiter. From another thread cc__wake() cannot
+ * know, and the waiter-side rule applies (a signalled waiter reports
+ * success). A broadcast signals every waiter, ended or not. */
 bool cc__tw_signal(cc__twq_t *q, int result) {
-  cc__tw_t *w = q->head;
-  if (!w)
-    return false;
-  twq_remove(q, w);
-  wake(w, result);
-  return true;
+  cc__tw_t *w;
+  while ((w = q->head)) {
+    twq_remove(q, w);
+    if (wake(w, result, true))
+      return true;
+  }
+  return false;
 }
 
 size_t cc__tw_broadcast(cc__twq_t *q, int result) {
@@ -75,7 +89,7 @@ size_t cc__tw_broadcast(cc__twq_t *q, int result) {
   cc__tw_t *w;
   while ((w = q->head)) {
     twq_remove(q, w);
-    wake(w, result);
+    wake(w, result, false);
     n++;
   }
   return n;

@@ -18,6 +18,9 @@
  * success (0), even if its deadline or a cancellation raced with the signal,
  * so no wake-up is ever lost: the caller re-checks its condition and either
  * consumes it or waits again (where a passed deadline fails at once).
+ * A signal from the waiter's own loop is exact instead: cc__tw_signal()
+ * skips a coroutine whose park already ended (cc__wake() returns false), so
+ * that waiter returns its error and the signal goes to the next one.
  */
 #ifndef CC_EXEC_WAIT_H
 #define CC_EXEC_WAIT_H
@@ -65,7 +68,9 @@ typedef struct cc__twq {
 int cc__tw_wait(cc__twq_t *q, pthread_mutex_t *mu, cc__tw_t *w, const char *what,
                 const void *obj, int64_t deadline, unsigned flags);
 
-/* Wakes the oldest waiter with `result`; false if there was none. Caller
+/* Wakes the oldest waiter with `result`; false if there was none. A
+ * coroutine of the caller's own loop whose park already ended (cancelled
+ * or timed out, not yet run) is unlinked and skipped, unsignalled. Caller
  * holds the mutex that guards `q`. */
 bool cc__tw_signal(cc__twq_t *q, int result);
 
