@@ -368,3 +368,51 @@ static intptr_t t_queue_cancel(void *unused) {
 TEST(queue_cancelled_getter_loses_nothing) {
   cc_test_run(t_queue_cancel, NULL);
 }
+
+/* The Python trap: Queue(0) is unbounded, so a put-then-get in one task
+ * must not wait. A rendezvous is asked for by name. */
+static intptr_t t_queue_zero_unbounded(void *unused) {
+  cc_queue_t *q;
+  ASSERT_OK(cc_queue_new(&q, 0));
+  ASSERT_EQ(cc_queue_capacity(q), 0);
+  cc_timeout_t to;
+  cc_timeout_begin(&to, cc_deadline_in(100));
+  ASSERT_OK(cc_queue_put(q, (void *)1)); /* never waits */
+  cc_timeout_end(&to);
+  void *v;
+  ASSERT_OK(cc_queue_get(q, &v));
+  ASSERT_EQ((intptr_t)v, 1);
+  /* growth keeps the order, also with the ring wrapped around */
+  intptr_t next_in = 1, next_out = 1;
+  for (int i = 0; i < 10; i++)
+    ASSERT_OK(cc_queue_try_put(q, (void *)next_in++));
+  for (int i = 0; i < 5; i++) {
+    ASSERT_OK(cc_queue_try_get(q, &v));
+    ASSERT_EQ((intptr_t)v, next_out++);
+  }
+  for (int i = 0; i < 1000; i++)
+    ASSERT_OK(cc_queue_put(q, (void *)next_in++));
+  ASSERT_EQ(cc_queue_size(q), 1005);
+  while (cc_queue_try_get(q, &v) == 0)
+    ASSERT_EQ((intptr_t)v, next_out++);
+  ASSERT_EQ(next_out, next_in);
+  cc_queue_close(q);
+  ASSERT_ERR(cc_queue_put(q, (void *)1), -CC_ECLOSED);
+  ASSERT_OK(cc_queue_free(q));
+
+  /* a rendezvous holds nothing */
+  ASSERT_OK(cc_queue_new(&q, CC_QUEUE_RENDEZVOUS));
+  ASSERT_EQ(cc_queue_capacity(q), CC_QUEUE_RENDEZVOUS);
+  ASSERT_ERR(cc_queue_try_put(q, (void *)1), -EAGAIN);
+  ASSERT_ERR(cc_queue_try_get(q, &v), -EAGAIN);
+  cc_timeout_begin(&to, cc_deadline_in(10));
+  ASSERT_ERR(cc_queue_put(q, (void *)1), -ETIMEDOUT); /* no getter came */
+  cc_timeout_end(&to);
+  ASSERT_EQ(cc_queue_size(q), 0);
+  ASSERT_OK(cc_queue_free(q));
+  ASSERT_ERR(cc_queue_new(&q, SIZE_MAX / 2), -EINVAL);
+  return 0;
+}
+TEST(queue_zero_is_unbounded) {
+  cc_test_run(t_queue_zero_unbounded, NULL);
+}
