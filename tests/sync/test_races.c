@@ -732,3 +732,51 @@ static intptr_t t_close_races(void *unused) {
 TEST(queue_cancel_then_close) {
   cc_test_run(t_close_races, NULL);
 }
+
+/* ---- several waiters already gone ------------------------------------------------ */
+
+static intptr_t t_skip_many(void *unused) {
+  /* Lock: the first two waiters are cancelled, the third gets the lock. */
+  cc_lock_t *l;
+  ASSERT_OK(cc_lock_new(&l));
+  ASSERT_OK(cc_lock_acquire(l));
+  op_t o[3] = {OP(l), OP(l), OP(l)};
+  cc_task_t *t[3];
+  for (int i = 0; i < 3; i++)
+    ASSERT_OK(cc_spawn(&t[i], lock_op, &o[i]));
+  cc_yield();
+  cc_cancel(t[0]);
+  cc_cancel(t[1]);
+  ASSERT_OK(cc_lock_release(l));
+  for (int i = 0; i < 3; i++)
+    join_within(t[i], "a waiter");
+  ASSERT_ERR(o[0].r, -ECANCELED);
+  ASSERT_ERR(o[1].r, -ECANCELED);
+  ASSERT_OK(o[2].r);
+  ASSERT_FALSE(cc_lock_locked(l));
+  ASSERT_OK(cc_lock_free(l));
+
+  /* Condition: notify(2) with the first of three waiters cancelled wakes
+   * the two others; a cancelled waiter does not count. */
+  cv_t cv;
+  op_t c[3];
+  cv_new(&cv, &c[0], &c[1]);
+  c[2] = c[1];
+  for (int i = 0; i < 3; i++)
+    ASSERT_OK(cc_spawn(&t[i], cond_op, &c[i]));
+  cc_yield();
+  ASSERT_OK(cc_lock_acquire(cv.l));
+  cc_cancel(t[0]);
+  cc_cond_notify(cv.c, 2);
+  ASSERT_OK(cc_lock_release(cv.l));
+  for (int i = 0; i < 3; i++)
+    join_within(t[i], "a condition waiter");
+  ASSERT_ERR(c[0].r, -ECANCELED);
+  ASSERT_OK(c[1].r);
+  ASSERT_OK(c[2].r);
+  cv_free(&cv);
+  return 0;
+}
+TEST(handoff_skips_every_waiter_already_gone) {
+  cc_test_run(t_skip_many, NULL);
+}
