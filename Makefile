@@ -7,7 +7,9 @@
 JOBS ?= $(shell nproc)
 
 # Debian packages the build and the tests need.
-DEPS := build-essential cmake pkg-config libssl-dev openssl
+DEPS := build-essential cmake pkg-config libssl-dev openssl libjansson-dev
+# The trace tests render an SVG timeline in headless Chromium (skipped without it).
+DEPS += chromium python3
 # The demo's data-mining part reads the Python documentation.
 DEMO_DEPS := python3-doc
 # Peers the benchmarks compare against (installed by `make bench` only).

@@ -5,6 +5,7 @@
  *   concur sleepers [N]      N coroutines sleeping 1 s at once (100,000)
  *   concur spawn [N]         spawn and join N tasks (1,000,000)
  *   concur mine [dir]        word frequencies over HTML files, process pool
+ *   concur trace FILE.json   draw a CONCUR_TRACE file as an SVG timeline
  *   concur --version
  */
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include <concur.h>
 
+#include "cmd_trace.h"
 #include "mine.h"
 
 static double peak_rss_mb(void) {
@@ -162,7 +164,9 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "mine") == 0)
     return concur_mine_main(argc - 1, argv + 1);
-  fprintf(stderr,
-          "usage: concur [demo | sleepers [N] | spawn [N] | mine [dir] | --version]\n");
+  if (strcmp(cmd, "trace") == 0)
+    return concur_trace_main(argc - 1, argv + 1);
+  fprintf(stderr, "usage: concur [demo | sleepers [N] | spawn [N] | mine [dir] | "
+                  "trace FILE.json [-o SVG] | --version]\n");
   return 2;
 }

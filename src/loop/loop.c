@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "coro/annot.h"
+#include "core/trace.h"
 #include "loop/loop_int.h"
 
 CC__TLS cc_loop_t *cc__tl_loop;
@@ -732,6 +733,7 @@ int cc_run_opts(const cc_loop_opts_t *opts, cc_task_fn main, void *arg,
     return r;
   r = cc_loop_run(l, main, arg, result);
   cc_loop_free(l);
+  CC__TRACE(cc__trace_flush());
   return r;
 }
 

@@ -81,6 +81,7 @@
 #include "concur/pool.h"
 #include "concur/process.h"
 #include "core/sched.h"
+#include "core/trace.h"
 #include "proc/proc_int.h"
 
 /* ---- shared layout ------------------------------------------------------- */
@@ -105,6 +106,7 @@ typedef struct slot {
   int32_t err_code;    /* its error */
   uint32_t stop_at;    /* bytes: items run before stopping early (-CC_ETOOBIG) */
   uint64_t elapsed_ns; /* the worker's own time for the chunk */
+  uint64_t base;       /* index in the job of the first item (for the trace) */
   void *fn, *ctx;
   size_t in_off, out_off; /* of the areas, from the arena base */
   /* records in a cc_shm block the worker maps too: read and written in
@@ -568,6 +570,7 @@ static _Noreturn void worker_main(cc_pool_t *p, int wi) {
     else
       run_bytes(p->arena, s, data_cap);
     s->elapsed_ns = (uint64_t)(now_ns() - t0);
+    CC__TRACE(cc__trace_chunk(wi, t0, (int64_t)s->elapsed_ns, s->base, s->n));
     items += s->n;
     ws->items_done = items;
     atomic_store(&s->state, SLOT_DONE);
@@ -931,6 +934,7 @@ static bool fill_slot(cc_pool_t *p, int wi, int k, job_t *j, job_t **fin) {
     s->src = NULL, s->dst = NULL;
   s->kind = (uint32_t)j->kind;
   s->n = (uint32_t)n;
+  s->base = start;
   s->fn = j->fn;
   s->ctx = j->ctx;
   s->err_at = (uint32_t)n;

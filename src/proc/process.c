@@ -20,6 +20,7 @@
 
 #include "concur/process.h"
 #include "core/sched.h"
+#include "core/trace.h"
 #include "proc/proc_int.h"
 
 struct cc_process {
@@ -117,6 +118,7 @@ int cc_process_start(cc_process_t **out, cc_process_fn fn, void *arg,
     cc__proc_child_setup(parent, o.keep_on_parent_exit, o.keep_sigint);
     int code = fn(arg);
     fflush(NULL);
+    CC__TRACE(cc__trace_flush());
     _exit(code & 0xff);
   }
   p->pid = pid;

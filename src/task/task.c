@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 
 #include "coro/annot.h"
+#include "core/trace.h"
 #include "loop/loop_int.h"
 
 /* Slabs grow from 64 tasks to 4096. From the third slab on the loop is
@@ -110,6 +111,7 @@ static void unlink_live(cc_loop_t *l, cc_task_t *t) {
 }
 
 static void complete(cc_loop_t *l, cc_task_t *t, intptr_t result) {
+  CC__TRACE(cc__trace_task_end(t->id, t->name, result));
   t->result = result;
   t->state = CC__DONE;
   unlink_live(l, t);
@@ -171,6 +173,7 @@ int cc_spawn_at(cc_task_t **out, cc_task_fn fn, void *arg, const cc_spawn_opts_t
     if (opts->stack_size && opts->stack_size != l->stacks.stack_size)
       t->stack_size = opts->stack_size;
   }
+  CC__TRACE(cc__trace_task_begin(t->id, t->name, file, line));
   t->anext = l->all;
   if (l->all)
     l->all->aprev = t;
