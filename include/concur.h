@@ -18,5 +18,6 @@
 #include "concur/tls.h"
 #include "concur/http.h"
 #include "concur/trace.h"
+#include "concur/progress.h"
 
 #endif

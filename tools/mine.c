@@ -258,7 +258,7 @@ int concur_mine_main(int argc, char **argv) {
   /* The pool is made after the list, so the workers' copies of the parent
    * see it (the 'fork' start method). */
   cc_pool_t *pool;
-  cc_pool_opts_t o = {.workers = workers, .progress_bar = true, .max_result = 4 << 20};
+  cc_pool_opts_t o = {.workers = workers, .max_result = 4 << 20};
   int r = cc_pool_new(&pool, &o);
   if (r < 0) {
     fprintf(stderr, "concur mine: pool: %s\n", cc_strerror(r));
@@ -267,6 +267,9 @@ int concur_mine_main(int argc, char **argv) {
   table_t total;
   if (table_init(&total, 1 << 16) < 0)
     return 1;
+  cc_progress_t *pg = NULL;
+  cc_progress_opts_t po = {.label = "mine", .unit = "files"};
+  cc_progress_new(&pg, files.n, &po);
   cc_pool_iter_t *it;
   r = cc_pool_imap(&it, pool, count_words, NULL, items, files.n, false, NULL);
   size_t failed = 0;
@@ -278,6 +281,8 @@ int concur_mine_main(int argc, char **argv) {
     r = cc_pool_iter_next(it, &idx, &res, &st, CC_FOREVER);
     if (r < 0)
       break;
+    cc_progress_field(pg, "errors", (int64_t)failed + (st < 0));
+    cc_progress_add(pg, 1);
     if (st < 0) {
       fprintf(stderr, "concur mine: %s: %s\n", files.paths[idx], cc_strerror(st));
       failed++;
@@ -297,6 +302,7 @@ int concur_mine_main(int argc, char **argv) {
     free(res.data);
   }
   cc_pool_iter_free(it);
+  cc_progress_free(pg);
   cc_pool_free(pool);
   if (r != -CC_ECLOSED) {
     fprintf(stderr, "concur mine: %s\n", cc_strerror(r));

@@ -80,6 +80,7 @@
 #include "concur/loop.h"
 #include "concur/pool.h"
 #include "concur/process.h"
+#include "concur/progress.h"
 #include "core/sched.h"
 #include "core/trace.h"
 #include "proc/proc_int.h"
@@ -447,21 +448,8 @@ static void add_retry(job_t *j, size_t start, size_t n) {
 /* ---- progress ------------------------------------------------------------------ */
 
 static void draw_bar(cc_pool_t *p, job_t *j, bool final) {
-  int64_t now = cc_now();
-  double el = (double)(now - j->t_start) / 1000.0;
-  double rate = el > 0 ? (double)j->done / el : 0;
-  double left = rate > 0 ? (double)(j->n - j->done) / rate : 0;
-  int width = 30,
-      fill = j->n ? (int)((double)width * (double)j->done / (double)j->n) : width;
-  char bar[64];
-  for (int i = 0; i < width; i++)
-    bar[i] = i < fill ? '#' : '.';
-  bar[width] = 0;
-  fprintf(stderr, "\r[%s] %zu/%zu  %.0f items/s  %s %.1fs ", bar, j->done, j->n, rate,
-          final ? "took" : "left", final ? el : left);
-  if (final)
-    fputc('\n', stderr);
-  fflush(stderr);
+  double el = (double)(cc_now() - j->t_start) / 1000.0;
+  cc_progress_print(stderr, true, "pool", "items", j->done, j->n, el, final, NULL, 0);
   p->bar_drawn = true;
 }
 
