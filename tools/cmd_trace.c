@@ -756,10 +756,13 @@ static void draw(out_t *o, const char *path, double min_px) {
   fmt_dur(dur, sizeof dur, span_us);
   emit(o, "<text x=\"12\" y=\"22\" font-size=\"16\" font-weight=\"bold\">concur trace: ");
   emit_text(o, base, 80);
+  int nlaneprocs = 0; /* processes with a lane (one only named has none) */
+  for (int i = 0; i < nlanes; i++)
+    nlaneprocs += i == 0 || lanes[i].pid != lanes[i - 1].pid;
   emit(o,
        "</text>\n<text x=\"12\" y=\"40\" fill=\"#555\">%zu events, %zu spans over %s, "
        "%d threads in %d processes",
-       nevents, nspans, dur, nlanes, nprocs);
+       nevents, nspans, dur, nlanes, nlaneprocs);
   if (unmatched)
     emit(o, ", %zu slices without their begin or end", unmatched);
   emit(o, "</text>\n");

@@ -631,6 +631,8 @@ static char *http_args(char *p, const void *v) {
 
 void cc__trace_http(int side, const char *method, const char *url, int status,
                     int64_t t0_ns, int64_t bytes) {
+  if (!CC__TRACING() || t0_ns <= 0)
+    return; /* stopped since the request began, or it began untraced */
   char name[NAME_MAX_OUT + 24];
   snprintf(name, sizeof name, "%s %s", method ? method : "?", url ? url : "");
   http_ctx_t h = {method ? method : "?", url ? url : "", status, bytes};

@@ -70,7 +70,11 @@ void cc__trace_chunk(int index, int64_t t0_ns, int64_t dur_ns, uint64_t base, ui
  *   received (client) or sent (server), -1 if unknown.
  * Strings are copied; they may be freed after the call. Call it from the
  * thread that handled the request (the slice goes on that thread's lane).
- * See docs/trace.md for the exact pattern. */
+ * Does nothing if tracing is off now or t0_ns is 0 (the request began
+ * untraced), so the pattern is two lines (docs/trace.md):
+ *   int64_t t0 = CC__TRACING() ? cc__trace_now() : 0;
+ *   ... the request ...
+ *   if (t0) cc__trace_http(CC__TRACE_CLIENT, "GET", url, status, t0, nbytes); */
 enum { CC__TRACE_CLIENT = 0, CC__TRACE_SERVER = 1 };
 void cc__trace_http(int side, const char *method, const char *url, int status,
                     int64_t t0_ns, int64_t bytes);
