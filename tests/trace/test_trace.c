@@ -260,6 +260,54 @@ TEST(off_writes_nothing) {
   rm_tree(tmpdir);
 }
 
+TEST(sigint_flushes) {
+  /* Ctrl-C: cc_run cancels main, every task ends (cancelled), exit()
+   * closes the file: complete JSON with every slice ended. */
+  make_tmpdir();
+  char trace[512];
+  snprintf(trace, sizeof trace, "%s/t.json", tmpdir);
+  int pfd[2];
+  ASSERT_EQ(pipe(pfd), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    setenv("CONCUR_TRACE", trace, 1);
+    dup2(pfd[1], 1);
+    close(pfd[0]);
+    close(pfd[1]);
+    execl(TRACE_PROG, TRACE_PROG, "wait", (char *)NULL);
+    _exit(127);
+  }
+  close(pfd[1]);
+  char buf[16] = "";
+  ssize_t n = read(pfd[0], buf, sizeof buf - 1);
+  close(pfd[0]);
+  ASSERT_GT(n, 0);
+  ASSERT_EQ(strncmp(buf, "ready", 5), 0);
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  ASSERT_TRUE(WIFEXITED(st));
+  ASSERT_EQ(WEXITSTATUS(st), 0);
+  json_t *root = load(trace);
+  json_t *evs = json_object_get(root, "traceEvents");
+  size_t i;
+  json_t *e;
+  int begun = 0, cancelled = 0;
+  json_array_foreach(evs, i, e) {
+    if (strcmp(sget(e, "name"), "long_sleeper"))
+      continue;
+    begun += !strcmp(sget(e, "ph"), "b");
+    cancelled += !strcmp(sget(e, "ph"), "e") &&
+                 !strcmp(sget(json_object_get(e, "args"), "error"), "ECANCELED");
+  }
+  ASSERT_EQ(begun, 50);
+  ASSERT_EQ(cancelled, 50);
+  json_decref(root);
+  rm_tree(tmpdir);
+}
+
 /* ---- the public API, in process -------------------------------------------- */
 
 static intptr_t spans_main(void *arg) {

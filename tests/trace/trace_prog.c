@@ -3,6 +3,8 @@
  * ("workers <pid> <pid>") so the test can check the chunk events' pids.
  * Run with CONCUR_TRACE=file.json (or without, to check nothing is written).
  * `trace_prog many N` spawns N tiny tasks too (for the SVG size check). */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,26 @@
 #include "core/trace.h" /* the HTTP emit API, as the http layer calls it */
 
 static long many;
+static bool wait_mode;
+
+static intptr_t long_sleeper(void *arg) {
+  return cc_sleep(10000);
+}
+
+/* `trace_prog wait`: 50 tasks asleep for 10 s; "ready" once they all
+ * sleep; Ctrl-C (SIGINT) cancels them through cc_run's signal handling. */
+static intptr_t wait_main(void *arg) {
+  cc_task_t *t[50];
+  for (int i = 0; i < 50; i++) {
+    cc_spawn_opts_t o = {.name = "long_sleeper"};
+    if (cc_spawn_opts(&t[i], long_sleeper, NULL, &o) < 0)
+      return -1;
+  }
+  cc_sleep(1);
+  printf("ready\n");
+  fflush(stdout);
+  return cc_gather(t, 50, NULL);
+}
 
 static intptr_t sleeper(void *arg) {
   return cc_sleep(2 + (intptr_t)arg);
@@ -88,8 +110,11 @@ static intptr_t prog_main(void *arg) {
 int main(int argc, char **argv) {
   if (argc > 2 && strcmp(argv[1], "many") == 0)
     many = atol(argv[2]);
+  wait_mode = argc > 1 && strcmp(argv[1], "wait") == 0;
   intptr_t res = 0;
-  int r = cc_run(prog_main, NULL, &res);
+  int r = cc_run(wait_mode ? wait_main : prog_main, NULL, &res);
+  if (wait_mode)
+    return r == -ECANCELED || res == -ECANCELED ? 0 : 1;
   if (r < 0 || res != 0) {
     fprintf(stderr, "trace_prog: %d %ld\n", r, (long)res);
     return 1;
