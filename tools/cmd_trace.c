@@ -688,10 +688,13 @@ static void fmt_tick(char *buf, size_t cap, double us, double step) {
     snprintf(buf, cap, "%.*f µs", step >= 10 ? 0 : 1, us);
 }
 
+/* What a row has pending: one span, or spans merged because they were too
+ * small to see apart or overlapped (the overflow row). */
 typedef struct run {
   double x0, x1;
   int kind, row;
   size_t count;
+  const span_t *first;
   const char *name; /* the name all merged spans share, or NULL */
   bool open;
 } run_t;
@@ -703,10 +706,38 @@ static double xof(double t) {
   return LABEL_W + (t - tmin) / span_us * PW;
 }
 
-static void flush_run(out_t *o, run_t *r, int y0) {
+static void draw_span(out_t *o, const span_t *s, double x0, double x1, int y0) {
+  char d[32];
+  fmt_dur(d, sizeof d, s->t1 - s->t0);
+  emit(o,
+       "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\" "
+       "stroke=\"#fff\" stroke-width=\"0.5\"><title>",
+       x0, y0 + s->row * ROW_H + 1, x1 - x0, ROW_H - 2, kind_color[s->kind]);
+  emit_text(o, s->name, 200);
+  emit(o, " (%s, %s)", kind_name[s->kind], d);
+  if (s->detail) {
+    emit(o, ": ");
+    emit_text(o, s->detail, 300);
+  }
+  emit(o, "</title></rect>");
+  if (x1 - x0 > 40) {
+    emit(o, "<text x=\"%.1f\" y=\"%d\" fill=\"#fff\" font-size=\"10\">", x0 + 3,
+         y0 + s->row * ROW_H + ROW_H - 4);
+    emit_text(o, s->name, (size_t)((x1 - x0 - 6) / 6.2));
+    emit(o, "</text>");
+  }
+  emit(o, "\n");
+}
+
+static void flush_run(out_t *o, run_t *r, int y0, double min_px) {
   if (!r->open)
     return;
+  r->open = false;
   double w = r->x1 - r->x0;
+  if (r->count == 1 && w >= min_px) {
+    draw_span(o, r->first, r->x0, r->x1, y0);
+    return;
+  }
   if (w < 1)
     w = 1;
   emit(o,
@@ -719,8 +750,7 @@ static void flush_run(out_t *o, run_t *r, int y0) {
     emit_text(o, r->name, 60);
     emit(o, ")");
   }
-  emit(o, ", too short to draw one by one</title></rect>\n");
-  r->open = false;
+  emit(o, ", merged: too short or too many to draw one by one</title></rect>\n");
 }
 
 static void draw(out_t *o, const char *path, double min_px) {
@@ -838,61 +868,41 @@ static void draw(out_t *o, const char *path, double min_px) {
   if (drawn_lanes < nlanes)
     emit(o, "<text x=\"8\" y=\"%d\" fill=\"#888\">%d more lanes not drawn</text>\n",
          bottom + 28, nlanes - drawn_lanes);
-  /* Spans, row by row, merging what is too small to see. */
+  /* Spans, row by row, merging what is too small to see apart and what
+   * overlaps (only the overflow row has overlaps). */
+  double gap = min_px > 3 ? min_px - 2 : 1;
   run_t runs[MAX_ROWS];
   int cur = -1;
   for (size_t i = 0; i < nspans; i++) {
-    span_t *s = &spans[i];
+    const span_t *s = &spans[i];
     if (s->lane >= drawn_lanes)
       break;
     if (s->lane != cur) {
       if (cur >= 0)
         for (int r = 0; r < MAX_ROWS; r++)
-          flush_run(o, &runs[r], lanes[cur].y);
+          flush_run(o, &runs[r], lanes[cur].y, min_px);
       cur = s->lane;
       memset(runs, 0, sizeof runs);
     }
-    int y0 = lanes[cur].y;
     double x0 = xof(s->t0), x1 = xof(s->t1);
     run_t *r = &runs[s->row];
-    if (x1 - x0 < min_px) {
-      if (r->open && r->kind == s->kind && x0 <= r->x1 + 1) {
-        if (x1 > r->x1)
-          r->x1 = x1;
-        r->count++;
-        if (r->name != s->name)
-          r->name = NULL;
-        continue;
-      }
-      flush_run(o, r, y0);
-      *r = (run_t){x0, x1, s->kind, s->row, 1, s->name, true};
+    bool tiny = x1 - x0 < min_px;
+    bool r_tiny = r->open && (r->count > 1 || r->x1 - r->x0 < min_px);
+    if (r->open && r->kind == s->kind &&
+        (x0 < r->x1 || (tiny && r_tiny && x0 <= r->x1 + gap))) {
+      if (x1 > r->x1)
+        r->x1 = x1;
+      r->count++;
+      if (r->name != s->name)
+        r->name = NULL;
       continue;
     }
-    flush_run(o, r, y0);
-    char d[32];
-    fmt_dur(d, sizeof d, s->t1 - s->t0);
-    emit(o,
-         "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\" "
-         "stroke=\"#fff\" stroke-width=\"0.5\"><title>",
-         x0, y0 + s->row * ROW_H + 1, x1 - x0, ROW_H - 2, kind_color[s->kind]);
-    emit_text(o, s->name, 200);
-    emit(o, " (%s, %s)", kind_name[s->kind], d);
-    if (s->detail) {
-      emit(o, ": ");
-      emit_text(o, s->detail, 300);
-    }
-    emit(o, "</title></rect>");
-    if (x1 - x0 > 40) {
-      emit(o, "<text x=\"%.1f\" y=\"%d\" fill=\"#fff\" font-size=\"10\">", x0 + 3,
-           y0 + s->row * ROW_H + ROW_H - 4);
-      emit_text(o, s->name, (size_t)((x1 - x0 - 6) / 6.2));
-      emit(o, "</text>");
-    }
-    emit(o, "\n");
+    flush_run(o, r, lanes[cur].y, min_px);
+    *r = (run_t){x0, x1, s->kind, s->row, 1, s, s->name, true};
   }
   if (cur >= 0 && cur < drawn_lanes)
     for (int r = 0; r < MAX_ROWS; r++)
-      flush_run(o, &runs[r], lanes[cur].y);
+      flush_run(o, &runs[r], lanes[cur].y, min_px);
   /* Instants: a small dark triangle on top of the lane, one per pixel. */
   double last_x = -1;
   int last_lane = -1;

@@ -51,6 +51,8 @@ typedef struct tbuf {
   _Atomic size_t len;       /* written by the owner only */
   size_t flushed;           /* bytes [0, flushed) are in the file; under g_mu */
   pid_t tid;
+  char ids[48]; /* ',"pid":P,"tid":T' of every event of this thread */
+  size_t ids_len;
   bool named;          /* thread_name metadata written */
   uint32_t seq;        /* ids of this thread's async slices */
   const void *last_fn; /* cache of the last job's symbol name */
@@ -124,16 +126,28 @@ static char *put(char *p, const char *s) {
   return p + n;
 }
 
+/* Two digits at a time: timestamps are the bulk of what is formatted. */
 static char *put_u64(char *p, uint64_t v) {
+  static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                              "25262728293031323334353637383940414243444546474849"
+                              "50515253545556575859606162636465666768697071727374"
+                              "75767778798081828384858687888990919293949596979899";
   char tmp[24];
-  int i = 0;
-  do {
-    tmp[i++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  while (i)
-    *p++ = tmp[--i];
-  return p;
+  int i = 24;
+  while (v >= 100) {
+    unsigned d = (unsigned)(v % 100) * 2;
+    v /= 100;
+    tmp[--i] = pairs[d + 1];
+    tmp[--i] = pairs[d];
+  }
+  if (v >= 10) {
+    tmp[--i] = pairs[v * 2 + 1];
+    tmp[--i] = pairs[v * 2];
+  } else {
+    tmp[--i] = (char)('0' + v);
+  }
+  memcpy(p, tmp + i, (size_t)(24 - i));
+  return p + (24 - i);
 }
 
 static char *put_i64(char *p, int64_t v) {
@@ -252,6 +266,23 @@ static char *head(char *p, const char *ph, const char *cat, pid_t pid, pid_t tid
   return put_u64(p, (uint64_t)tid);
 }
 
+/* The start of an event of thread b: '{"ph":"X","cat":"job","pid":P,"tid":T'. */
+static char *head_b(char *p, const char *ph, const char *cat, const tbuf_t *b) {
+  p = put(p, "{\"ph\":\"");
+  p = put(p, ph);
+  p = put(p, "\",\"cat\":\"");
+  p = put(p, cat);
+  *p++ = '"';
+  memcpy(p, b->ids, b->ids_len);
+  return p + b->ids_len;
+}
+
+static void set_ids(tbuf_t *b) {
+  b->tid = gettid();
+  b->ids_len = (size_t)snprintf(b->ids, sizeof b->ids, ",\"pid\":%d,\"tid\":%d",
+                                (int)getpid(), (int)b->tid);
+}
+
 static char *meta(char *p, const char *what, pid_t tid, const char *name) {
   p = head(p, "M", "__metadata", g_pid, tid);
   p = put(p, ",\"name\":\"");
@@ -309,7 +340,7 @@ static tbuf_t *get_buf(void) {
       return NULL;
     atomic_init(&b->len, 0);
     b->flushed = 0;
-    b->tid = gettid();
+    set_ids(b);
     b->named = false;
     b->seq = 0;
     b->last_fn = NULL;
@@ -352,7 +383,7 @@ static void on_fork_child(void) {
     b->next = b->prev = NULL;
     b->flushed = 0;
     atomic_store_explicit(&b->len, 0, memory_order_relaxed); /* the parent's events */
-    b->tid = gettid();
+    set_ids(b);
     b->named = false;
     g_bufs = b;
   }
@@ -488,7 +519,7 @@ void cc__trace_task_begin(uint64_t id, const char *name, const char *file, int l
   tbuf_t *b = get_buf();
   if (!b)
     return;
-  char *p = head(cursor(b), "b", "task", g_pid, b->tid);
+  char *p = head_b(cursor(b), "b", "task", b);
   p = put(p, ",\"ts\":");
   p = put_us(p, cc__trace_now());
   p = task_id(p, b, id);
@@ -507,7 +538,7 @@ void cc__trace_task_end(uint64_t id, const char *name, intptr_t result) {
   tbuf_t *b = get_buf();
   if (!b)
     return;
-  char *p = head(cursor(b), "e", "task", g_pid, b->tid);
+  char *p = head_b(cursor(b), "e", "task", b);
   p = put(p, ",\"ts\":");
   p = put_us(p, cc__trace_now());
   p = task_id(p, b, id);
@@ -542,7 +573,7 @@ intptr_t cc__trace_call(intptr_t (*fn)(void *), void *arg) {
   tbuf_t *b = get_buf();
   if (!b)
     return r;
-  char *p = head(cursor(b), "X", "job", g_pid, b->tid);
+  char *p = head_b(cursor(b), "X", "job", b);
   p = put(p, ",\"ts\":");
   p = put_us(p, t0);
   p = put(p, ",\"dur\":");
@@ -562,7 +593,7 @@ void cc__trace_chunk(int index, int64_t t0_ns, int64_t dur_ns, uint64_t base,
   tbuf_t *b = get_buf();
   if (!b)
     return;
-  char *p = head(cursor(b), "X", "chunk", g_pid, b->tid);
+  char *p = head_b(cursor(b), "X", "chunk", b);
   p = put(p, ",\"ts\":");
   p = put_us(p, t0_ns);
   p = put(p, ",\"dur\":");
@@ -589,7 +620,7 @@ static void slice(const char *cat, const char *name, size_t name_max, int64_t t0
   uint64_t id = (1ull << 63) | ((uint64_t)b->tid << 32) | ++b->seq;
   char *p = cursor(b);
   for (int k = 0; k < 2; k++) {
-    p = head(p, k ? "e" : "b", cat, g_pid, b->tid);
+    p = head_b(p, k ? "e" : "b", cat, b);
     p = put(p, ",\"ts\":");
     p = put_us(p, k ? t1 : t0);
     p = put(p, ",\"id\":");
@@ -662,7 +693,7 @@ void cc_trace_instant(const char *name) {
   tbuf_t *b = get_buf();
   if (!b)
     return;
-  char *p = head(cursor(b), "i", "user", g_pid, b->tid);
+  char *p = head_b(cursor(b), "i", "user", b);
   p = put(p, ",\"s\":\"t\",\"ts\":");
   p = put_us(p, cc__trace_now());
   p = put(p, ",\"name\":");
