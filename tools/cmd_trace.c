@@ -803,9 +803,10 @@ static void draw(out_t *o, const char *path, double min_px) {
       continue;
     emit(o, "<rect x=\"%d\" y=\"52\" width=\"12\" height=\"12\" fill=\"%s\"/>", lx,
          kind_color[k]);
-    emit(o, "<text x=\"%d\" y=\"62\">%s (%zu)</text>\n", lx + 16, kind_name[k],
-         kind_count[k]);
-    lx += 24 + (int)strlen(kind_name[k]) * 7 + 8 * (kind_count[k] > 999 ? 5 : 3);
+    char lab[64];
+    int len = snprintf(lab, sizeof lab, "%s (%zu)", kind_name[k], kind_count[k]);
+    emit(o, "<text x=\"%d\" y=\"62\">%s</text>\n", lx + 16, lab);
+    lx += 16 + len * 7 + 18; /* about 6.5 px a character at 11 px */
   }
   if (ninst) {
     emit(o, "<path d=\"M%d 52 l5 10 l5 -10 z\" fill=\"#222\"/>", lx);

@@ -28,6 +28,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Hooks are cold: the compiler keeps them out of the hot path's layout and
+ * inlining budget. */
+#define CC__TRACE_COLD __attribute__((cold, noinline))
+
 /* True while a trace is being written. Read with a relaxed load: on x86 and
  * arm64 that is a plain load, so a hook costs a load and a not-taken branch. */
 extern _Atomic bool cc__trace_on;
@@ -48,18 +52,20 @@ int64_t cc__trace_now(void);
 /* A task's life as an async slice (ph "b" at spawn, "e" when it ends), keyed
  * by the task's id and the thread of its loop. `name` and `file` must live
  * until the call returns; `result` < 0 is written as the task's error. */
-void cc__trace_task_begin(uint64_t id, const char *name, const char *file, int line);
-void cc__trace_task_end(uint64_t id, const char *name, intptr_t result);
+CC__TRACE_COLD void cc__trace_task_begin(uint64_t id, const char *name, const char *file,
+                                         int line);
+CC__TRACE_COLD void cc__trace_task_end(uint64_t id, const char *name, intptr_t result);
 
 /* Runs fn(arg) and writes a complete event ("X", cat "job") on this thread. */
-intptr_t cc__trace_call(intptr_t (*fn)(void *), void *arg);
+CC__TRACE_COLD intptr_t cc__trace_call(intptr_t (*fn)(void *), void *arg);
 
 /* A process-pool chunk, from the worker process that ran it: items
  * [base, base+n) of a map, started at t0_ns and run for dur_ns. Worker
  * `index` names the process's track ("pool worker <index>"). The event is
  * written to the file at once, so that a worker that _exit()s or is killed
  * later loses nothing. */
-void cc__trace_chunk(int index, int64_t t0_ns, int64_t dur_ns, uint64_t base, uint32_t n);
+CC__TRACE_COLD void cc__trace_chunk(int index, int64_t t0_ns, int64_t dur_ns,
+                                    uint64_t base, uint32_t n);
 
 /* One HTTP request as an async slice, written when it ends.
  *   side:   CC__TRACE_CLIENT or CC__TRACE_SERVER
@@ -76,11 +82,11 @@ void cc__trace_chunk(int index, int64_t t0_ns, int64_t dur_ns, uint64_t base, ui
  *   ... the request ...
  *   if (t0) cc__trace_http(CC__TRACE_CLIENT, "GET", url, status, t0, nbytes); */
 enum { CC__TRACE_CLIENT = 0, CC__TRACE_SERVER = 1 };
-void cc__trace_http(int side, const char *method, const char *url, int status,
-                    int64_t t0_ns, int64_t bytes);
+CC__TRACE_COLD void cc__trace_http(int side, const char *method, const char *url,
+                                   int status, int64_t t0_ns, int64_t bytes);
 
 /* Writes every thread's pending events to the file (end of cc_run, before a
  * forked child's _exit). The trace stays open. */
-void cc__trace_flush(void);
+CC__TRACE_COLD void cc__trace_flush(void);
 
 #endif

@@ -110,8 +110,7 @@ static void unlink_live(cc_loop_t *l, cc_task_t *t) {
   l->live--;
 }
 
-static void complete(cc_loop_t *l, cc_task_t *t, intptr_t result) {
-  CC__TRACE(cc__trace_task_end(t->id, t->name, result));
+static inline void complete(cc_loop_t *l, cc_task_t *t, intptr_t result) {
   t->result = result;
   t->state = CC__DONE;
   unlink_live(l, t);
@@ -123,10 +122,12 @@ static void complete(cc_loop_t *l, cc_task_t *t, intptr_t result) {
 
 void cc__task_body(cc_task_t *t) {
   intptr_t r = t->cancelled ? -ECANCELED : t->fn(t->arg);
+  CC__TRACE(cc__trace_task_end(t->id, t->name, r));
   complete(t->loop, t, r);
 }
 
 void cc__task_finish_unstarted(cc_loop_t *l, cc_task_t *t, intptr_t result) {
+  CC__TRACE(cc__trace_task_end(t->id, t->name, result));
   complete(l, t, result);
   if (t->detached)
     cc__task_free(l, t);
