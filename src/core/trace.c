@@ -53,7 +53,7 @@ typedef struct tbuf {
   pid_t tid;
   char ids[48]; /* ',"pid":P,"tid":T' of every event of this thread */
   size_t ids_len;
-  bool named;          /* thread_name metadata written */
+  unsigned named;      /* trace number whose thread_name this thread wrote */
   uint32_t seq;        /* ids of this thread's async slices */
   const void *last_fn; /* cache of the last job's symbol name */
   char last_name[48];
@@ -62,6 +62,7 @@ typedef struct tbuf {
 
 _Atomic bool cc__trace_on;
 static _Atomic int g_fd = -1;
+static _Atomic unsigned g_gen = 1; /* trace number: track names are per trace */
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static tbuf_t *g_bufs;
 static pid_t g_pid;       /* this process */
@@ -327,7 +328,7 @@ static void name_tracks(tbuf_t *b) {
     snprintf(tname, sizeof tname, "thread");
   snprintf(label, sizeof label, "%s %d", tname, (int)b->tid);
   p = meta(p, "thread_name", b->tid, label);
-  b->named = true;
+  b->named = atomic_load_explicit(&g_gen, memory_order_relaxed);
   atomic_store_explicit(&b->len, (size_t)(p - b->data), memory_order_release);
 }
 
@@ -341,7 +342,7 @@ static tbuf_t *get_buf(void) {
     atomic_init(&b->len, 0);
     b->flushed = 0;
     set_ids(b);
-    b->named = false;
+    b->named = 0;
     b->seq = 0;
     b->last_fn = NULL;
     b->prev = NULL;
@@ -356,7 +357,7 @@ static tbuf_t *get_buf(void) {
   }
   if (atomic_load_explicit(&b->len, memory_order_relaxed) + HEADROOM > BUF_CAP)
     flush_own(b);
-  if (__builtin_expect(!b->named, 0))
+  if (__builtin_expect(b->named != atomic_load_explicit(&g_gen, memory_order_relaxed), 0))
     name_tracks(b);
   return b;
 }
@@ -384,7 +385,7 @@ static void on_fork_child(void) {
     b->flushed = 0;
     atomic_store_explicit(&b->len, 0, memory_order_relaxed); /* the parent's events */
     set_ids(b);
-    b->named = false;
+    b->named = 0;
     g_bufs = b;
   }
 }
@@ -464,8 +465,8 @@ int cc_trace_start(const char *path) {
   /* Events left in buffers since a previous stop are not this trace's. */
   for (tbuf_t *b = g_bufs; b; b = b->next) {
     b->flushed = atomic_load_explicit(&b->len, memory_order_acquire);
-    b->named = false; /* racy only for a thread tracing right now: at worst renamed */
   }
+  atomic_fetch_add(&g_gen, 1); /* every thread names its track again */
   char hdr[160];
   int n =
       snprintf(hdr, sizeof hdr,
