@@ -7,7 +7,8 @@
  * process-pool chunk on its worker process (with the items it ran), HTTP
  * requests on both sides, and the spans you mark yourself with the calls
  * below. `concur trace file.json -o timeline.svg` draws it offline.
- * A "%p" in the path is replaced by the process id (one file per program
+ * CONCUR_TRACE is read at the first use of the runtime (first task, job,
+ * pool or trace call). A "%p" in the path is replaced by the process id (one file per program
  * when a traced program starts others). docs/trace.md tells the costs.
  *
  * Python: asyncio has nothing built in (its debug mode only logs slow

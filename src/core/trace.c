@@ -60,7 +60,20 @@ typedef struct tbuf {
   char data[BUF_CAP];
 } tbuf_t;
 
-_Atomic bool cc__trace_on;
+/* True until the first use has read CONCUR_TRACE (env_init), so that every
+ * hook's slow path runs once and resolves it; then true only while a trace
+ * is being written. */
+_Atomic bool cc__trace_on = true;
+static pthread_once_t g_env_once = PTHREAD_ONCE_INIT;
+static void env_init(void);
+
+/* Resolves CONCUR_TRACE on first use: the first task, job, chunk, request,
+ * fork or trace call. A program that never uses the runtime (`concur trace`
+ * itself) never opens the file, so `concur trace $CONCUR_TRACE` cannot
+ * truncate its own input. */
+static inline void ensure_init(void) {
+  pthread_once(&g_env_once, env_init);
+}
 static _Atomic int g_fd = -1;
 static _Atomic unsigned g_gen = 1; /* trace number: track names are per trace */
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -113,6 +126,7 @@ static void flush_own(tbuf_t *b) {
 }
 
 void cc__trace_flush(void) {
+  ensure_init();
   pthread_mutex_lock(&g_mu);
   for (tbuf_t *b = g_bufs; b; b = b->next)
     flush_buf(b);
@@ -401,18 +415,28 @@ static void at_exit(void) {
 
 static void init_once(void) {
   pthread_key_create(&g_key, buf_destroy);
-  pthread_atfork(NULL, NULL, on_fork_child);
   atexit(at_exit);
 }
 
-__attribute__((constructor)) static void trace_from_env(void) {
+static int trace_start(const char *path);
+
+static void env_init(void) {
+  atomic_store(&cc__trace_on, false);
   const char *path = getenv("CONCUR_TRACE");
   if (path && path[0]) {
-    int r = cc_trace_start(path);
+    int r = trace_start(path);
     if (r < 0)
       fprintf(stderr, "concur: CONCUR_TRACE=%s: %s (not tracing)\n", path,
               cc_strerror(r));
   }
+}
+
+/* A fork resolves CONCUR_TRACE first (prepare), so that a child never opens
+ * the file itself; the child handler drops what the parent's threads own.
+ * Registered here, once: registering from inside a fork handler would
+ * deadlock on glibc's atfork lock. */
+__attribute__((constructor)) static void trace_atfork(void) {
+  pthread_atfork(ensure_init, NULL, on_fork_child);
 }
 
 /* "%p" -> pid, "%%" -> "%". */
@@ -441,6 +465,11 @@ static int expand(char *out, size_t cap, const char *path) {
 }
 
 int cc_trace_start(const char *path) {
+  ensure_init();
+  return trace_start(path);
+}
+
+static int trace_start(const char *path) {
   if (!path || !path[0])
     return -EINVAL;
   char full[4096];
@@ -480,6 +509,7 @@ int cc_trace_start(const char *path) {
 }
 
 int cc_trace_stop(void) {
+  ensure_init();
   pthread_mutex_lock(&g_mu);
   if (!atomic_load(&cc__trace_on)) {
     pthread_mutex_unlock(&g_mu);
@@ -501,6 +531,7 @@ int cc_trace_stop(void) {
 }
 
 bool cc_trace_enabled(void) {
+  ensure_init();
   return CC__TRACING();
 }
 
@@ -516,7 +547,16 @@ static char *task_id(char *p, tbuf_t *b, uint64_t id) {
   return put_hex(p, ((uint64_t)b->tid << 32) | (id & 0xffffffffu));
 }
 
+/* The slow path of every hook: resolve CONCUR_TRACE, then check again. */
+#define READY(...)                                                                       \
+  do {                                                                                   \
+    ensure_init();                                                                       \
+    if (!CC__TRACING())                                                                  \
+      return __VA_ARGS__;                                                                \
+  } while (0)
+
 void cc__trace_task_begin(uint64_t id, const char *name, const char *file, int line) {
+  READY();
   tbuf_t *b = get_buf();
   if (!b)
     return;
@@ -536,6 +576,7 @@ void cc__trace_task_begin(uint64_t id, const char *name, const char *file, int l
 }
 
 void cc__trace_task_end(uint64_t id, const char *name, intptr_t result) {
+  READY();
   tbuf_t *b = get_buf();
   if (!b)
     return;
@@ -566,6 +607,7 @@ static const char *fn_name(tbuf_t *b, const void *fn) {
 }
 
 intptr_t cc__trace_call(intptr_t (*fn)(void *), void *arg) {
+  READY(fn(arg));
   int64_t t0 = cc__trace_now();
   intptr_t r = fn(arg);
   int64_t t1 = cc__trace_now();
@@ -589,6 +631,7 @@ intptr_t cc__trace_call(intptr_t (*fn)(void *), void *arg) {
 
 void cc__trace_chunk(int index, int64_t t0_ns, int64_t dur_ns, uint64_t base,
                      uint32_t n) {
+  READY();
   if (!g_proc_label[0])
     snprintf(g_proc_label, sizeof g_proc_label, "pool worker %d", index);
   tbuf_t *b = get_buf();
@@ -663,8 +706,9 @@ static char *http_args(char *p, const void *v) {
 
 void cc__trace_http(int side, const char *method, const char *url, int status,
                     int64_t t0_ns, int64_t bytes) {
-  if (!CC__TRACING() || t0_ns <= 0)
-    return; /* stopped since the request began, or it began untraced */
+  READY();
+  if (t0_ns <= 0)
+    return; /* began untraced */
   char name[NAME_MAX_OUT + 24];
   snprintf(name, sizeof name, "%s %s", method ? method : "?", url ? url : "");
   http_ctx_t h = {method ? method : "?", url ? url : "", status, bytes};
@@ -677,6 +721,7 @@ void cc__trace_http(int side, const char *method, const char *url, int status,
 void cc_trace_span_begin(cc_trace_span_t *span, const char *name) {
   if (!span)
     return;
+  ensure_init();
   span->name = name;
   span->t0 = CC__TRACING() ? cc__trace_now() : 0;
 }
@@ -689,8 +734,7 @@ void cc_trace_span_end(cc_trace_span_t *span) {
 }
 
 void cc_trace_instant(const char *name) {
-  if (!CC__TRACING())
-    return;
+  READY();
   tbuf_t *b = get_buf();
   if (!b)
     return;

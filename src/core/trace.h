@@ -6,8 +6,9 @@
  *   CC__TRACE(cc__trace_task_begin(t->id, t->name, file, line));
  *   r = CC__TRACE_CALL(f->fn, f->arg);        (a thread-pool job)
  *
- * Tracing is switched on by CONCUR_TRACE=path at load time (a constructor
- * reads it, before main) or by cc_trace_start(). Each thread appends
+ * Tracing is switched on by CONCUR_TRACE=path, read at the first use (the
+ * flag starts true so that the first hook of any kind takes the slow path
+ * and resolves it once; a fork resolves it first), or by cc_trace_start(). Each thread appends
  * formatted events to its own buffer without taking a lock; a buffer goes
  * to the file in one write(2) when it fills up, at the end of cc_run, when
  * its thread exits, at exit() and at cc_trace_stop(). The file is opened
