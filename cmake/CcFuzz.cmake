@@ -1,0 +1,42 @@
+# cc_add_fuzzer(<name> SOURCES <files...> [LIBS <libs...>])
+#
+# Builds the libFuzzer target fuzz_<name> (a LLVMFuzzerTestOneInput in
+# SOURCES) against concur_static, with the library's private headers (src/)
+# on the include path so a target may drive an internal parser. The seed
+# corpus is fuzz/corpus/<name>/ (required, one input per file). Registers the
+# ctest fuzz.<name> (label "fuzz"): it copies the seeds into the build
+# directory (the source tree is never written), runs the target on that copy
+# for CC_FUZZ_TIME seconds (-timeout=5 per input) and fails on any crash,
+# sanitizer report, leak or hang; the reproducer is left in
+# <build>/fuzz/run/<name>/artifacts/ (re-run it with `fuzz_<name> <file>`).
+# Only with -DCONCUR_FUZZ=ON (the `fuzz` preset: clang-14, the library built
+# with -fsanitize=fuzzer-no-link,address,undefined).
+set(CC_FUZZ_TIME 20 CACHE STRING "Seconds each fuzz.<name> ctest runs its target")
+set(CC_FUZZ_RUNNER ${CMAKE_CURRENT_LIST_DIR}/CcFuzzRun.cmake)
+if(NOT TARGET fuzzers)
+  add_custom_target(fuzzers) # builds every fuzz target (the fuzz build preset's target)
+endif()
+
+function(cc_add_fuzzer name)
+  cmake_parse_arguments(F "" "" "SOURCES;LIBS" ${ARGN})
+  set(corpus ${CMAKE_CURRENT_SOURCE_DIR}/corpus/${name})
+  if(NOT IS_DIRECTORY ${corpus})
+    message(FATAL_ERROR "cc_add_fuzzer(${name}): no seed corpus ${corpus}")
+  endif()
+  set(exe fuzz_${name})
+  add_executable(${exe} ${F_SOURCES})
+  target_include_directories(${exe} PRIVATE ${PROJECT_SOURCE_DIR}/src
+                             ${CMAKE_CURRENT_SOURCE_DIR} ${CC_PRIVATE_INCLUDES})
+  target_compile_definitions(${exe} PRIVATE _GNU_SOURCE)
+  target_compile_options(${exe} PRIVATE ${CC_WARNINGS} -Wno-missing-prototypes
+                         -fsanitize=fuzzer)
+  target_link_options(${exe} PRIVATE -fsanitize=fuzzer)
+  target_link_libraries(${exe} PRIVATE concur_static ${F_LIBS})
+  add_dependencies(fuzzers ${exe})
+  math(EXPR limit "${CC_FUZZ_TIME} + 120")
+  add_test(NAME fuzz.${name}
+           COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:${exe}> -DSEEDS=${corpus}
+                   -DWORK=${CMAKE_CURRENT_BINARY_DIR}/run/${name} -DSECONDS=${CC_FUZZ_TIME}
+                   -P ${CC_FUZZ_RUNNER})
+  set_tests_properties(fuzz.${name} PROPERTIES LABELS "fuzz;${name}" TIMEOUT ${limit})
+endfunction()
