@@ -48,3 +48,13 @@ foreach(case leaks_mapping leaks_partly_unmapped_mapping leaks_loop)
 endforeach()
 set_tests_properties(harness.leaks_fd PROPERTIES PASS_REGULAR_EXPRESSION
                      "leaks_fd: leaked 2 file descriptor")
+
+# Packaging: install into a temporary prefix and build a user's program
+# against it four ways (tests/install/run.sh). Sanitized builds are left out:
+# their libraries need the sanitizer runtime in every program that uses them.
+if(NOT CC_SAN_FLAGS)
+  add_test(NAME install.consumers
+           COMMAND sh ${PROJECT_SOURCE_DIR}/tests/install/run.sh ${PROJECT_BINARY_DIR}
+                   ${PROJECT_BINARY_DIR}/install-test ${CMAKE_C_COMPILER})
+  set_tests_properties(install.consumers PROPERTIES LABELS install TIMEOUT 300)
+endif()
