@@ -58,9 +58,9 @@ done
 needs_shared "$work/hello-pc" yes
 run "$work/hello-pc"
 
-# Static: libconcur.a itself, and everything it needs from Libs.private and
-# Requires.private.
-libs=$(pkg-config --static --libs concur | sed 's/-lconcur\b/-Wl,-Bstatic -lconcur -Wl,-Bdynamic/')
+# Static: libconcur.a itself (-l:libconcur.a, as the README shows), and
+# everything it needs from Libs.private and Requires.private.
+libs=$(pkg-config --static --libs concur | sed 's/-lconcur\b/-l:libconcur.a/')
 # shellcheck disable=SC2046,SC2086
 "$cc" -o "$work/hello-pc-static" "$src/hello.c" $(pkg-config --cflags concur) $libs ||
   fail "pkg-config --static build failed"
