@@ -9,8 +9,9 @@ JOBS ?= $(shell nproc)
 
 # Debian packages the build and the tests need.
 DEPS := build-essential cmake pkg-config libssl-dev openssl
-# Everything the tests use beyond DEPS: add a package here when a test needs it.
-TEST_DEPS :=
+# Everything the tests use beyond DEPS: add a package here when a test needs it
+# (pkg-config and binutils' readelf: the install test, tests/install/run.sh).
+TEST_DEPS := pkg-config binutils
 # The fuzz build: clang-14 (Debian's `clang`) and its libFuzzer/sanitizer runtimes.
 FUZZ_DEPS := clang clang-14 libclang-rt-14-dev
 # Seconds each fuzz target runs in `make test` (they run two at a time).
