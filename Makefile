@@ -15,7 +15,7 @@ TEST_DEPS := pkg-config binutils
 # The fuzz build: clang-14 (Debian's `clang`) and its libFuzzer/sanitizer runtimes.
 FUZZ_DEPS := clang clang-14 libclang-rt-14-dev
 # Seconds each fuzz target runs in `make test` (they run two at a time).
-FUZZ_TIME ?= 20
+FUZZ_TIME ?= 15
 # The demo's data-mining part reads the Python documentation.
 DEMO_DEPS := python3-doc
 # Peers the benchmarks compare against (installed by `make bench` only).
