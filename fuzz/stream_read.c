@@ -1,14 +1,17 @@
 /* Fuzzes the stream's record reads, cc_stream_read_line and
  * cc_stream_read_until, over a real transport: a non-blocking socketpair
  * whose other end a writer coroutine feeds in chunks of fuzzed sizes, each
- * flushed on its own, so records straddle reads and the buffer compacts and
- * grows. The oracle: the records read, then the bytes left at end of stream,
- * are exactly the bytes written (nothing lost, duplicated or reordered);
- * every record ends at the first delimiter and fits `max`.
+ * flushed on its own and some followed by a yield to the reader, so records
+ * straddle reads, the reader waits, and the buffer compacts and grows. The oracle: the
+ * records read, then the bytes left at end of stream, are exactly the bytes written
+ * (nothing lost, duplicated or reordered); every record ends at the first delimiter and
+ * fits `max`.
  *
  * Input layout: [mode] [max] [limit] [chunk seed] [delimiter: 1-4 bytes]
  * [payload...]. mode bit 0-1: 0 read_line, 1 read_until, 2-3 alternate per
- * record; bits 2-3: delimiter length - 1.
+ * record; bits 2-3: delimiter length - 1; bit 4: impatient, every other
+ * read has a deadline already passed (a time-out must lose no byte: the
+ * read is retried without one).
  */
 #include <errno.h>
 #include <signal.h>
@@ -53,6 +56,8 @@ static intptr_t writer(void *arg) {
     CHECK(cc_stream_write(w, f->payload + off, n, CC_FOREVER) == (ssize_t)n);
     CHECK(cc_stream_flush(w, CC_FOREVER) == 0);
     off += n;
+    if (x & 0x40000000u) /* let the reader run dry and wait */
+      CHECK(cc_yield() == 0);
   }
   CHECK(cc_stream_shutdown_write(w, CC_FOREVER) == 0);
   cc_stream_free(w);
@@ -73,12 +78,13 @@ static intptr_t reader(void *arg) {
   CHECK(got && rec);
   size_t ngot = 0;
   int toobig = 0, eof = 0;
-  unsigned k = 0;
+  unsigned k = 0, tries = 0;
   while (!eof && !toobig) {
     int line = (f->mode & 3) == 0 || ((f->mode & 2) && (k++ & 1));
+    int64_t dl = (f->mode & 0x10) && (tries++ & 1) == 0 ? 1 : CC_FOREVER;
     ssize_t n;
     if (line) {
-      n = cc_stream_read_line(r, (char *)rec, max, CC_FOREVER);
+      n = cc_stream_read_line(r, (char *)rec, max, dl);
       if (n > 0) {
         CHECK((size_t)n < max && rec[n] == 0);
         void *nl = memchr(rec, '\n', (size_t)n);
@@ -87,7 +93,7 @@ static intptr_t reader(void *arg) {
           eof = 1;
       }
     } else {
-      n = cc_stream_read_until(r, f->delim, f->dlen, rec, max, CC_FOREVER);
+      n = cc_stream_read_until(r, f->delim, f->dlen, rec, max, dl);
       if (n > 0) {
         CHECK((size_t)n >= f->dlen && (size_t)n <= max);
         CHECK(memcmp(rec + n - f->dlen, f->delim, f->dlen) == 0);
@@ -101,6 +107,8 @@ static intptr_t reader(void *arg) {
       toobig = 1;
       break;
     }
+    if (n == -ETIMEDOUT && dl != CC_FOREVER)
+      continue;
     CHECK(n >= 0);
     if (n == 0)
       eof = 1;
