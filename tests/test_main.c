@@ -108,26 +108,30 @@ static void region_cut(uintptr_t lo, uintptr_t hi) {
   }
 }
 
+/* The real calls are made under the lock too, so that an address unmapped
+ * on one thread and mapped again on another is recorded in that order. */
 void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+  pthread_mutex_lock(&maps_lock);
   void *p = __real_mmap(addr, len, prot, flags, fd, off);
+  int e = errno;
   if (p != MAP_FAILED && len > 0) {
     uintptr_t lo = (uintptr_t)p, hi = lo + page_up(len);
-    pthread_mutex_lock(&maps_lock);
     region_cut(lo, hi); /* MAP_FIXED replaces what was there */
     region_push(lo, hi, ++maps_seq);
-    pthread_mutex_unlock(&maps_lock);
   }
+  pthread_mutex_unlock(&maps_lock);
+  errno = e;
   return p;
 }
 
 int __wrap_munmap(void *addr, size_t len) {
+  pthread_mutex_lock(&maps_lock);
   int r = __real_munmap(addr, len);
-  if (r == 0 && len > 0) {
-    uintptr_t lo = (uintptr_t)addr;
-    pthread_mutex_lock(&maps_lock);
-    region_cut(lo, lo + page_up(len));
-    pthread_mutex_unlock(&maps_lock);
-  }
+  int e = errno;
+  if (r == 0 && len > 0)
+    region_cut((uintptr_t)addr, (uintptr_t)addr + page_up(len));
+  pthread_mutex_unlock(&maps_lock);
+  errno = e;
   return r;
 }
 
