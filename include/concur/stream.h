@@ -81,8 +81,11 @@ CC_EXTERN size_t cc_stream_buffered(const cc_stream_t *s);
 CC_EXTERN ssize_t cc_stream_read(cc_stream_t *s, void *buf, size_t n, int64_t deadline);
 
 /** Reads exactly `n` bytes into `buf` (asyncio readexactly). Returns `n`;
- *  -ENODATA if the stream ends first (the bytes received are consumed);
- *  or another negative code. May suspend. */
+ *  -ENODATA if the stream ends first; or another negative code (-ETIMEDOUT,
+ *  -ECANCELED, -ECONNRESET, ...). Whenever it fails, the bytes it had
+ *  received stay in the stream's buffer, in order, for the next read
+ *  (cc_stream_buffered() counts them; a later read_exactly returns them
+ *  first); the contents of `buf` are then unspecified. May suspend. */
 CC_EXTERN ssize_t cc_stream_read_exactly(cc_stream_t *s, void *buf, size_t n,
                                          int64_t deadline);
 
