@@ -709,7 +709,7 @@ static bool running(pid_t pid) {
   return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
 }
 
-static int doomed_parent(void *arg) {
+static intptr_t doomed_parent(void *arg) {
   pid_t *pids = cc_shm_ptr(arg);
   cc_pool_t *p;
   cc_pool_opts_t o = {.workers = 2};
