@@ -82,6 +82,7 @@
 #include "concur/process.h"
 #include "core/sched.h"
 #include "proc/proc_int.h"
+#include "task/wait.h"
 
 /* ---- shared layout ------------------------------------------------------- */
 
@@ -120,6 +121,7 @@ typedef struct wshared {
   _Alignas(CACHELINE) _Atomic uint32_t sleeping;
   _Atomic uint32_t stop;
   _Atomic uint32_t started; /* initializer finished, first slot awaited */
+  _Atomic int32_t init_err; /* the initializer's negative return, or 0 */
   uint64_t items_done;
   _Alignas(CACHELINE) slot_t slot[2];
 } wshared_t;
@@ -203,11 +205,6 @@ typedef struct worker {
   uint64_t gen[2]; /* fills of each slot, to tell chunks apart */
 } worker_t;
 
-typedef struct waiter_fd {
-  struct waiter_fd *next;
-  int fd;
-} waiter_fd_t;
-
 struct cc_pool {
   cc_pool_opts_t o;
   int nworkers;
@@ -220,10 +217,11 @@ struct cc_pool {
   int epfd;
   pthread_t mgr;
   pid_t parent_pid;
+  size_t page; /* sysconf(_SC_PAGESIZE) */
 
   pthread_mutex_t mu;
-  pthread_cond_t cv;    /* any job or pool state change (plain threads) */
-  waiter_fd_t *waiters; /* the same, for waiting coroutines */
+  pthread_cond_t start_cv; /* the manager's start-up, for cc_pool_new() */
+  cc__twq_t waiters;       /* any job or pool state change: threads and coroutines */
   job_t *qhead, *qtail;
   size_t active; /* jobs not finished */
   bool closed, terminated, shutdown;
@@ -231,14 +229,9 @@ struct cc_pool {
   bool started;
   int init_failures; /* workers that died before running anything */
   bool broken;       /* workers cannot be kept alive: every job fails */
+  int broken_err;    /* the error jobs fail with then */
   bool bar_drawn;
 };
-
-static _Thread_local size_t failed_index = (size_t)-1;
-
-size_t cc_pool_failed_index(void) {
-  return failed_index;
-}
 
 /* ---- small helpers ----------------------------------------------------------- */
 
@@ -280,58 +273,26 @@ static slot_t *slot_of(cc_pool_t *p, int wi, int k) {
   return &p->ws[wi].slot[k];
 }
 
-/* Wakes every waiter of the pool: threads on the condition variable,
- * coroutines through their eventfds. Caller holds mu. */
+/* Wakes every waiter of the pool, threads and coroutines alike
+ * (task/wait.h). Caller holds mu. */
 static void notify(cc_pool_t *p) {
-  pthread_cond_broadcast(&p->cv);
-  for (waiter_fd_t *w = p->waiters; w; w = w->next)
-    efd_post(w->fd);
+  cc__tw_broadcast(&p->waiters, 0);
 }
 
 static void wake_manager(cc_pool_t *p) {
   efd_post(p->mgr_efd);
 }
 
-/* Waits (mu held) until pred(p, arg) holds, or the deadline passes, or the
- * calling coroutine is cancelled. */
+/* Waits (mu held) until pred(p, arg) holds, or the deadline (CC_FOREVER:
+ * none) passes, or the calling coroutine is cancelled. A coroutine parks
+ * (its loop runs on), a plain thread sleeps: task/wait.h. */
 static int pool_wait(cc_pool_t *p, bool (*pred)(cc_pool_t *, void *), void *arg,
                      int64_t deadline) {
-  if (deadline == 0)
-    deadline = CC_FOREVER;
-  if (pred(p, arg))
-    return 0;
-  if (cc__self() != NULL) {
-    waiter_fd_t w = {.next = p->waiters, .fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
-    if (w.fd < 0)
-      return -errno;
-    p->waiters = &w;
-    bool reg = false;
-    int r = 0;
-    while (!pred(p, arg)) {
-      pthread_mutex_unlock(&p->mu);
-      r = cc__proc_wait_fd(w.fd, CC__READ, deadline, &reg);
-      pthread_mutex_lock(&p->mu);
-      efd_drain(w.fd);
-      if (r < 0)
-        break;
-    }
-    for (waiter_fd_t **pp = &p->waiters; *pp; pp = &(*pp)->next)
-      if (*pp == &w) {
-        *pp = w.next;
-        break;
-      }
-    cc__proc_close_fd(w.fd, reg);
-    return pred(p, arg) ? 0 : r;
-  }
   while (!pred(p, arg)) {
-    if (deadline < 0) {
-      pthread_cond_wait(&p->cv, &p->mu);
-    } else {
-      struct timespec ts = {.tv_sec = deadline / 1000,
-                            .tv_nsec = (deadline % 1000) * 1000000};
-      if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT && !pred(p, arg))
-        return -ETIMEDOUT;
-    }
+    cc__tw_t w;
+    int r = cc__tw_wait(&p->waiters, &p->mu, &w, "pool", p, deadline, 0);
+    if (r < 0)
+      return pred(p, arg) ? 0 : r;
   }
   return 0;
 }
@@ -428,14 +389,25 @@ static void item_done(cc_pool_t *p, job_t *j, size_t i, int err) {
   j->done++;
 }
 
-static void add_retry(job_t *j, size_t start, size_t n) {
+static void job_finish(cc_pool_t *p, job_t *j, job_t **fin);
+
+/* Queues items [start, start+n) of j to run again. Without memory for the
+ * range (a few bytes) they fail with -ENOMEM instead; the job may then be
+ * complete. */
+static void add_retry(cc_pool_t *p, job_t *j, size_t start, size_t n, job_t **fin) {
   if (n == 0)
     return;
   if (j->nretry == j->retry_cap) {
     size_t nc = j->retry_cap ? j->retry_cap * 2 : 8;
     range_t *r = realloc(j->retry, nc * sizeof *r);
-    if (!r)
-      abort(); /* a few bytes; nothing sensible to do without them */
+    if (!r) {
+      for (size_t i = start; i < start + n; i++)
+        item_done(p, j, i, -ENOMEM);
+      if (j->done == j->n)
+        job_finish(p, j, fin);
+      notify(p);
+      return;
+    }
     j->retry = r;
     j->retry_cap = nc;
   }
@@ -482,19 +454,21 @@ static void report_progress(cc_pool_t *p, job_t *j) {
 /* Maps the pages of [p, p+len) into this worker in one call. A shared
  * mapping inherited through fork() starts with no page tables in the child,
  * so a chunk in place would otherwise take a page fault per 4 KiB. */
-static void populate(const void *p, size_t len, int advice) {
-  uintptr_t pg = 4096, a = (uintptr_t)p & ~(pg - 1);
+static void populate(const void *p, size_t len, size_t page, int advice) {
+  uintptr_t pg = page, a = (uintptr_t)p & ~(pg - 1);
   madvise((void *)a, (uintptr_t)p + len - a, advice);
 }
 
-static void run_records(char *base, slot_t *s) {
+static void run_records(char *base, slot_t *s, size_t page) {
   const char *in = s->src ? s->src : base + s->in_off;
   char *out = s->dst ? s->dst : base + s->out_off;
 #ifdef MADV_POPULATE_WRITE
   if (s->src)
-    populate(s->src, (size_t)s->n * s->in_size, MADV_POPULATE_READ);
+    populate(s->src, (size_t)s->n * s->in_size, page, MADV_POPULATE_READ);
   if (s->dst)
-    populate(s->dst, (size_t)s->n * s->out_size, MADV_POPULATE_WRITE);
+    populate(s->dst, (size_t)s->n * s->out_size, page, MADV_POPULATE_WRITE);
+#else
+  (void)page;
 #endif
   cc_pool_rec_fn f = (cc_pool_rec_fn)s->fn;
   void *ctx = s->ctx;
@@ -511,7 +485,9 @@ static void run_records(char *base, slot_t *s) {
   }
 }
 
-static void run_bytes(char *base, slot_t *s, size_t data_cap) {
+/* `max` is opts.max_result: no result may be longer, whatever room the
+ * chunk has left. */
+static void run_bytes(char *base, slot_t *s, size_t data_cap, size_t max) {
   const char *in = base + s->in_off;
   char *out = base + s->out_off;
   const uint64_t *ioff = (const uint64_t *)in;
@@ -525,11 +501,13 @@ static void run_bytes(char *base, slot_t *s, size_t data_cap) {
   for (i = 0; i < n; i++) {
     atomic_store_explicit(&s->cur, i, memory_order_relaxed);
     size_t room = data_cap - ooff[i];
+    if (room > max)
+      room = max;
     ssize_t r = f(idata + ioff[i], ioff[i + 1] - ioff[i], odata + ooff[i], room, s->ctx);
-    if (r == -CC_ETOOBIG && i > 0)
-      break; /* run it again at the start of a fresh chunk */
+    if (r == -CC_ETOOBIG && i > 0 && room < max)
+      break; /* run it again at the start of a fresh chunk, with room `max` */
     if (r >= 0 && (size_t)r > room)
-      r = -CC_ETOOBIG;
+      r = -CC_ETOOBIG; /* wrote past out_cap, or longer than max_result */
     st[i] = r < 0 ? (int32_t)r : 0;
     ooff[i + 1] = ooff[i] + (r > 0 ? (uint64_t)r : 0);
   }
@@ -538,8 +516,14 @@ static void run_bytes(char *base, slot_t *s, size_t data_cap) {
 
 static _Noreturn void worker_main(cc_pool_t *p, int wi) {
   wshared_t *ws = &p->ws[wi];
-  if (p->o.initializer)
-    p->o.initializer(p->o.initarg);
+  if (p->o.initializer) {
+    int r = p->o.initializer(p->o.initargs);
+    if (r < 0) {
+      /* The manager breaks the pool with this error when it reaps us. */
+      atomic_store(&ws->init_err, r < INT32_MIN ? INT32_MIN : (int32_t)r);
+      _exit(1);
+    }
+  }
   atomic_store(&ws->started, 1);
   size_t data_cap = p->cap - BYTES_HDR;
   uint64_t items = 0;
@@ -564,9 +548,9 @@ static _Noreturn void worker_main(cc_pool_t *p, int wi) {
     atomic_store_explicit(&s->state, SLOT_RUNNING, memory_order_relaxed);
     int64_t t0 = now_ns();
     if (s->kind == KIND_REC)
-      run_records(p->arena, s);
+      run_records(p->arena, s, p->page);
     else
-      run_bytes(p->arena, s, data_cap);
+      run_bytes(p->arena, s, data_cap, p->o.max_result);
     s->elapsed_ns = (uint64_t)(now_ns() - t0);
     items += s->n;
     ws->items_done = items;
@@ -586,6 +570,7 @@ static void reset_worker_shared(cc_pool_t *p, int wi) {
   atomic_store(&ws->sleeping, 0);
   atomic_store(&ws->stop, 0);
   atomic_store(&ws->started, 0);
+  atomic_store(&ws->init_err, 0);
   ws->items_done = 0;
   for (int k = 0; k < 2; k++) {
     atomic_store(&ws->slot[k].state, SLOT_FREE);
@@ -701,7 +686,7 @@ static void collect(cc_pool_t *p, int wi, int k, job_t **fin) {
     }
     take_results(p, j, s, c, j->kind == KIND_REC ? c.n : s->stop_at);
     if (j->kind != KIND_REC && s->stop_at < c.n) {
-      add_retry(j, c.base + s->stop_at, c.n - s->stop_at);
+      add_retry(p, j, c.base + s->stop_at, c.n - s->stop_at, fin);
       queue_push(p, j);
     }
     report_progress(p, j);
@@ -741,9 +726,9 @@ static void handle_death(cc_pool_t *p, int wi, job_t **fin) {
         /* Items before `cur` are complete: collect them as a short chunk. */
         take_results(p, j, s, c, cur);
         item_done(p, j, c.base + cur, w->timed_out ? -ETIMEDOUT : -CC_EWORKER);
-        add_retry(j, c.base + cur + 1, c.n - cur - 1);
+        add_retry(p, j, c.base + cur + 1, c.n - cur - 1, fin);
       } else {
-        add_retry(j, c.base, c.n); /* never started */
+        add_retry(p, j, c.base, c.n, fin); /* never started */
       }
       if (job_has_work(j))
         queue_push(p, j);
@@ -756,11 +741,20 @@ static void handle_death(cc_pool_t *p, int wi, job_t **fin) {
   }
   if (p->terminated || p->shutdown)
     return;
+  int ie = atomic_load(&ws->init_err);
+  if (ie < 0) {
+    /* Its initializer failed: the pool is broken, as an executor is. */
+    p->broken = true;
+    p->broken_err = ie;
+    fail_all(p, ie, fin);
+    return;
+  }
   if (!ran_any && !was_running && atomic_load(&ws->started) == 0) {
     /* Died before it could take work (its initializer crashed?). Replacing
      * it forever would hang every caller, as Python's pool does. */
     if (++p->init_failures >= 3 * p->nworkers) {
       p->broken = true;
+      p->broken_err = -CC_EWORKER;
       fail_all(p, -CC_EWORKER, fin);
       return;
     }
@@ -772,6 +766,7 @@ static void handle_death(cc_pool_t *p, int wi, job_t **fin) {
       any |= p->w[i].alive;
     if (!any) {
       p->broken = true;
+      p->broken_err = -CC_EWORKER;
       fail_all(p, -CC_EWORKER, fin);
     }
   }
@@ -856,10 +851,6 @@ static bool take_range(job_t *j, size_t max, size_t *start, size_t *n) {
   return true;
 }
 
-static void put_back(job_t *j, size_t start, size_t n) {
-  add_retry(j, start, n);
-}
-
 /* Fills slot (wi, k) from job j. Returns true if a chunk was placed. */
 static bool fill_slot(cc_pool_t *p, int wi, int k, job_t *j, job_t **fin) {
   slot_t *s = slot_of(p, wi, k);
@@ -896,23 +887,25 @@ static bool fill_slot(cc_pool_t *p, int wi, int k, job_t *j, job_t **fin) {
     uint64_t *off = (uint64_t *)in;
     char *data = in + BYTES_HDR;
     size_t room = p->cap - BYTES_HDR, used = 0, m = 0;
+    size_t max = p->o.max_result; /* <= room */
     off[0] = 0;
     while (m < n) {
       const cc_buf_t *it = &j->items[start + m];
-      if (it->len > room) {
-        if (m == 0) { /* can never fit */
-          item_done(p, j, start, -CC_ETOOBIG);
-          start++;
-          n--;
-          report_progress(p, j);
-          if (j->done == j->n) {
-            job_finish(p, j, fin);
-            notify(p);
-            return false;
-          }
-          continue;
+      if (it->len > max) {
+        /* Larger than max_result: it fails alone, at the start of a
+         * chunk (a later one ends the chunk before it). */
+        if (m > 0)
+          break;
+        item_done(p, j, start, -CC_ETOOBIG);
+        start++;
+        n--;
+        report_progress(p, j);
+        if (j->done == j->n) {
+          job_finish(p, j, fin);
+          notify(p);
+          return false;
         }
-        break;
+        continue;
       }
       if (used + it->len > room)
         break;
@@ -922,7 +915,7 @@ static bool fill_slot(cc_pool_t *p, int wi, int k, job_t *j, job_t **fin) {
       off[++m] = used;
     }
     if (m < n)
-      put_back(j, start + m, n - m);
+      add_retry(p, j, start + m, n - m, fin);
     if (m == 0)
       return false;
     n = m;
@@ -1087,7 +1080,7 @@ static void *manager_main(void *arg) {
     err = spawn_worker(p, wi);
   p->start_err = err;
   p->started = true;
-  pthread_cond_broadcast(&p->cv);
+  pthread_cond_broadcast(&p->start_cv);
   if (err < 0) {
     for (int wi = 0; wi < p->nworkers; wi++)
       if (p->w[wi].alive) {
@@ -1196,9 +1189,11 @@ int cc_pool_new(cc_pool_t **out, const cc_pool_opts_t *opts) {
   p->o = o;
   p->nworkers = o.workers;
   p->parent_pid = getpid();
-  p->cap = (BYTES_HDR + o.max_result + 4095) & ~(size_t)4095;
-  size_t hdr = (sizeof(arena_hdr_t) + sizeof(wshared_t) * (size_t)o.workers + 4095) &
-               ~(size_t)4095;
+  long pg = sysconf(_SC_PAGESIZE);
+  p->page = pg > 0 ? (size_t)pg : 4096;
+  size_t pm = p->page - 1; /* a power of two */
+  p->cap = (BYTES_HDR + o.max_result + pm) & ~pm;
+  size_t hdr = (sizeof(arena_hdr_t) + sizeof(wshared_t) * (size_t)o.workers + pm) & ~pm;
   p->arena_len = hdr + (size_t)o.workers * 4 * p->cap;
   p->w = calloc((size_t)o.workers, sizeof *p->w);
   int err = -ENOMEM;
@@ -1236,7 +1231,7 @@ int cc_pool_new(cc_pool_t **out, const cc_pool_opts_t *opts) {
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&p->cv, &ca);
+  pthread_cond_init(&p->start_cv, &ca);
   pthread_condattr_destroy(&ca);
 
   /* The manager takes no signals: they belong to the application's threads
@@ -1252,7 +1247,7 @@ int cc_pool_new(cc_pool_t **out, const cc_pool_opts_t *opts) {
   }
   pthread_mutex_lock(&p->mu);
   while (!p->started)
-    pthread_cond_wait(&p->cv, &p->mu);
+    pthread_cond_wait(&p->start_cv, &p->mu);
   err = p->start_err;
   pthread_mutex_unlock(&p->mu);
   if (err < 0) {
@@ -1263,7 +1258,7 @@ int cc_pool_new(cc_pool_t **out, const cc_pool_opts_t *opts) {
   return 0;
 
 fail_sync:
-  pthread_cond_destroy(&p->cv);
+  pthread_cond_destroy(&p->start_cv);
   pthread_mutex_destroy(&p->mu);
 fail_fds:
   if (p->mgr_efd >= 0)
@@ -1351,7 +1346,7 @@ void cc_pool_free(cc_pool_t *p) {
   close(p->mgr_efd);
   close(p->epfd);
   munmap(p->arena, p->arena_len);
-  pthread_cond_destroy(&p->cv);
+  pthread_cond_destroy(&p->start_cv);
   pthread_mutex_destroy(&p->mu);
   free(p->w);
   free(p);
@@ -1378,7 +1373,9 @@ static job_t *job_new(int kind, void *fn, void *ctx, size_t n,
 
 /* Queues j (mu held). */
 static int submit_job(cc_pool_t *p, job_t *j) {
-  if (p->closed || p->broken)
+  if (p->broken)
+    return p->broken_err ? p->broken_err : -CC_ECLOSED;
+  if (p->closed)
     return -CC_ECLOSED;
   p->active++;
   if (j->n == 0) {
@@ -1396,8 +1393,9 @@ static bool finished_pred(cc_pool_t *p, void *arg) {
 }
 
 /* Waits for a map job; on time-out or cancellation abandons it. Returns the
- * job's result; mu held on entry and exit. */
-static int wait_map(cc_pool_t *p, job_t *j, int64_t deadline) {
+ * job's result and stores the failed index in *failed (if not NULL); mu
+ * held on entry and exit. */
+static int wait_map(cc_pool_t *p, job_t *j, int64_t deadline, size_t *failed) {
   int r = pool_wait(p, finished_pred, j, deadline);
   if (r < 0) {
     j->cancelled = true;
@@ -1410,21 +1408,28 @@ static int wait_map(cc_pool_t *p, job_t *j, int64_t deadline) {
   }
   /* Workers that write a shared-memory output in place must be done with it
    * before the caller gets it back: at most the chunks already running
-   * (about a millisecond each, or until a worker death is noticed). The
-   * thread blocks, even under a coroutine: this is the one wait that must
-   * not be interrupted. */
-  while (j->direct_out_inflight > 0)
-    pthread_cond_wait(&p->cv, &p->mu);
-  if (r < 0) {
-    failed_index = (size_t)-1;
+   * (about a millisecond each, or until a worker death is noticed). This
+   * wait must not be interrupted: a coroutine parks shielded from
+   * cancellation and deadlines (its loop runs on), a thread sleeps. */
+  while (j->direct_out_inflight > 0) {
+    cc__tw_t w;
+    cc__tw_wait(&p->waiters, &p->mu, &w, "pool map: chunks in place", p, CC_FOREVER,
+                CC__TW_SHIELD);
+  }
+  if (failed)
+    *failed = (size_t)-1;
+  if (r < 0)
     return r;
-  }
-  if (j->final_err) {
-    failed_index = (size_t)-1;
+  if (j->final_err)
     return j->final_err;
-  }
-  failed_index = j->first_err ? j->first_err_idx : (size_t)-1;
+  if (failed && j->first_err)
+    *failed = j->first_err_idx;
   return j->first_err;
+}
+
+/* A map's deadline from its options: 0 (zero-filled options) is none. */
+static int64_t map_deadline(const cc_pool_map_opts_t *mo) {
+  return mo && mo->deadline ? mo->deadline : CC_FOREVER;
 }
 
 /* A large output array fresh from malloc costs a page fault per 4 KiB on
@@ -1460,11 +1465,12 @@ static void prefault(cc_pool_t *p, job_t *j, void *out, size_t len) {
 
 int cc_pool_map_records(cc_pool_t *p, cc_pool_rec_fn fn, void *ctx, const void *in,
                         size_t in_size, void *out, size_t out_size, size_t n,
-                        const cc_pool_map_opts_t *opts) {
-  failed_index = (size_t)-1;
+                        size_t *failed_index, const cc_pool_map_opts_t *opts) {
+  if (failed_index)
+    *failed_index = (size_t)-1;
   if (!p || !fn || in_size == 0 || out_size == 0 || (n && (!in || !out)))
     return -EINVAL;
-  if (in_size > p->cap || out_size > p->cap)
+  if (in_size > p->o.max_result || out_size > p->o.max_result)
     return -CC_ETOOBIG;
   job_t *j = job_new(KIND_REC, (void *)fn, ctx, n, opts);
   if (!j)
@@ -1484,7 +1490,7 @@ int cc_pool_map_records(cc_pool_t *p, cc_pool_rec_fn fn, void *ctx, const void *
       prefault(p, j, out, n * out_size);
       pthread_mutex_lock(&p->mu);
     }
-    r = wait_map(p, j, opts ? opts->deadline : CC_FOREVER);
+    r = wait_map(p, j, map_deadline(opts), failed_index);
   }
   job_unref(j);
   pthread_mutex_unlock(&p->mu);
@@ -1492,8 +1498,10 @@ int cc_pool_map_records(cc_pool_t *p, cc_pool_rec_fn fn, void *ctx, const void *
 }
 
 int cc_pool_map(cc_pool_t *p, cc_pool_fn fn, void *ctx, const cc_buf_t *items, size_t n,
-                cc_buf_t *results, int *status, const cc_pool_map_opts_t *opts) {
-  failed_index = (size_t)-1;
+                cc_buf_t *results, int *status, size_t *failed_index,
+                const cc_pool_map_opts_t *opts) {
+  if (failed_index)
+    *failed_index = (size_t)-1;
   if (!p || !fn || (n && (!items || !results)))
     return -EINVAL;
   for (size_t i = 0; i < n; i++)
@@ -1508,7 +1516,7 @@ int cc_pool_map(cc_pool_t *p, cc_pool_fn fn, void *ctx, const cc_buf_t *items, s
   int r = submit_job(p, j);
   if (r == 0) {
     wake_manager(p);
-    r = wait_map(p, j, opts ? opts->deadline : CC_FOREVER);
+    r = wait_map(p, j, map_deadline(opts), failed_index);
     if (r < 0 && j->cancelled) {
       /* Abandoned: the manager no longer writes results; drop what came. */
       cc_pool_free_results(results, n);
@@ -1645,7 +1653,7 @@ int cc_pool_submit(cc_pool_t *p, cc_pool_fn fn, void *ctx, const void *item, siz
   if (!out || !p || !fn || (len && !item))
     return -EINVAL;
   *out = NULL;
-  if (len > p->cap - BYTES_HDR)
+  if (len > p->o.max_result)
     return -CC_ETOOBIG;
   job_t *j = job_new(KIND_BYTES, (void *)fn, ctx, 1, NULL);
   if (!j)
