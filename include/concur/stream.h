@@ -162,6 +162,10 @@ typedef struct cc_serve_opts {
                                      (borrow_fd is ignored) */
   size_t max_conns;             /**< connections handled at once; 0: no limit.
                                      At the limit, accepting pauses */
+  /** Stack size of each connection's task (as cc_spawn_opts_t.stack_size);
+   *  0: the loop's default. A handler with large locals needs more; tens
+   *  of thousands of idle connections want less. */
+  size_t stack_size;
   /** Called (on the loop, must not suspend) for accept errors such as
    *  -EMFILE (after the back-off of cc_tcp_accept), failed TLS handshakes
    *  and negative handler results. NULL: accept errors are printed to

@@ -510,6 +510,58 @@ TEST(serve_faults_isolated) {
   cc_test_run(serve_faults_main, NULL);
 }
 
+/* opts.stack_size: a handler with 512 KiB of locals runs on 1 MiB stacks
+ * (the default 64 KiB would overflow into the guard page). */
+static intptr_t big_frame_handler(cc_stream_t *s, void *arg) {
+  (void)arg;
+  volatile char big[512 * 1024];
+  for (size_t i = 0; i < sizeof big; i += 4096)
+    big[i] = (char)i;
+  big[sizeof big - 1] = 'k';
+  char line[64];
+  ssize_t n = cc_stream_read_line(s, line, sizeof line, cc_deadline_in(2000));
+  if (n <= 0)
+    return n;
+  line[0] = big[sizeof big - 1];
+  if (cc_stream_write(s, line, (size_t)n, cc_deadline_in(2000)) < 0)
+    return -EIO;
+  return cc_stream_flush(s, cc_deadline_in(2000));
+}
+
+static intptr_t big_serve_task(void *arg) {
+  int lfd = listen_local(arg);
+  cc_serve_opts_t o = {.stack_size = 1 << 20};
+  int r = cc_serve(lfd, big_frame_handler, NULL, &o);
+  cc_close(lfd);
+  return r == -ECANCELED ? 0 : r;
+}
+
+static intptr_t serve_stack_main(void *arg) {
+  (void)arg;
+  int port = 0;
+  cc_task_t *srv;
+  ASSERT_OK(cc_spawn(&srv, big_serve_task, &port));
+  while (port == 0)
+    cc_sleep(1);
+  for (int i = 0; i < 3; i++) {
+    cc_stream_t *s;
+    ASSERT_OK(cc_open_connection(&s, "127.0.0.1", port, cc_deadline_in(2000)));
+    ASSERT_EQ(cc_stream_write(s, "hello\n", 6, CC_FOREVER), 6);
+    ASSERT_OK(cc_stream_flush(s, cc_deadline_in(2000)));
+    char back[64];
+    ASSERT_EQ(cc_stream_read_line(s, back, sizeof back, cc_deadline_in(2000)), 6);
+    ASSERT_STR_EQ(back, "kello\n");
+    cc_stream_free(s);
+  }
+  cc_cancel(srv);
+  ASSERT_OK(cc_join(srv, NULL));
+  return 0;
+}
+
+TEST(serve_stack_size) {
+  cc_test_run(serve_stack_main, NULL);
+}
+
 /* Cancelling cc_serve with connections open cancels their handlers. */
 static intptr_t serve_stop_main(void *arg) {
   srv_state_t st = {0};
