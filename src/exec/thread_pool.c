@@ -628,6 +628,8 @@ static void map_chunk_done(cc_future_t *f, void *p) {
 int cc_executor_map(cc_executor_t *ex, cc_task_fn fn, void *const *args, size_t n,
                     intptr_t *results, size_t *failed_index, size_t chunksize,
                     int64_t deadline) {
+  if (failed_index)
+    *failed_index = (size_t)-1;
   if (!ex || !fn || (n && !args))
     return -EINVAL;
   if (n == 0)
