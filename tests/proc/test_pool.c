@@ -1077,3 +1077,40 @@ TEST(abandoned_map_in_a_coroutine_parks_for_chunks_in_place) {
   cc_shm_free(so);
   cc_shm_free(sf);
 }
+
+/* A child process started from a coroutine starts outside any loop (the
+ * runtime's atfork handler): a pool made and waited on there waits as a
+ * plain thread. */
+static intptr_t child_runs_a_pool(void *arg) {
+  (void)arg;
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 1};
+  if (cc_pool_new(&p, &o) < 0)
+    return 1;
+  int64_t in[100], out[100];
+  for (int i = 0; i < 100; i++)
+    in[i] = i;
+  int r = cc_pool_map_records(p, sq, NULL, in, 8, out, 8, 100, NULL, NULL);
+  cc_pool_free(p);
+  if (r < 0)
+    return 2;
+  for (int i = 0; i < 100; i++)
+    if (out[i] != (int64_t)i * i)
+      return 3;
+  return 0;
+}
+
+static intptr_t co_start_pool_child(void *arg) {
+  (void)arg;
+  cc_process_t *c;
+  ASSERT_OK(cc_process_start(&c, child_runs_a_pool, NULL, NULL));
+  int code = -1;
+  ASSERT_OK(cc_process_join(c, cc_deadline_in(10000), &code));
+  ASSERT_EQ(code, 0);
+  cc_process_free(c);
+  return 0;
+}
+
+TEST(pool_in_a_child_forked_from_a_coroutine) {
+  cc_test_run(co_start_pool_child, NULL);
+}
