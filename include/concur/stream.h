@@ -85,7 +85,8 @@ CC_EXTERN ssize_t cc_stream_read(cc_stream_t *s, void *buf, size_t n, int64_t de
  *  -ECANCELED, -ECONNRESET, ...). Whenever it fails, the bytes it had
  *  received stay in the stream's buffer, in order, for the next read
  *  (cc_stream_buffered() counts them; a later read_exactly returns them
- *  first); the contents of `buf` are then unspecified. May suspend. */
+ *  first), unless the buffer cannot grow to hold them (-ENOMEM); the
+ *  contents of `buf` are then unspecified. May suspend. */
 CC_EXTERN ssize_t cc_stream_read_exactly(cc_stream_t *s, void *buf, size_t n,
                                          int64_t deadline);
 

@@ -29,7 +29,7 @@ static void futex_wait(_Atomic uint32_t *a, uint32_t v) {
 
 /* Maps the pages of [p, p+len) into this worker in one call. A shared
  * mapping inherited through fork() starts with no page tables in the child,
- * so a chunk in place would otherwise take a page fault per 4 KiB. */
+ * so a chunk in place would otherwise take a page fault per page. */
 static void populate(const void *p, size_t len, size_t page, int advice) {
   uintptr_t pg = page, a = (uintptr_t)p & ~(pg - 1);
   madvise((void *)a, (uintptr_t)p + len - a, advice);
