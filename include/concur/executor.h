@@ -80,12 +80,12 @@ CC_EXTERN int cc_executor_submit(cc_executor_t *ex, cc_task_fn fn, void *arg,
  *  i's value, or its negative error, or -ECANCELED if it never ran. Returns
  *  0 if every item succeeded, else the error of the failing item with the
  *  lowest index, whose index goes to *failed_index (if not NULL; it is
- *  (size_t)-1 whenever no item's error is returned, as with
- *  cc_pool_map()); every item has still been run. If `deadline` passes or the calling coroutine
- *  is cancelled first, chunks not yet started are cancelled, the call
- *  returns -ETIMEDOUT / -ECANCELED at once, `results` is left untouched,
- *  and chunks already running finish in the background. Errors also:
- *  -CC_ECLOSED, -ENOMEM. May suspend (blocks a plain thread). */
+ *  (size_t)-1 whenever no item's error is returned, as with cc_pool_map());
+ *  every item has still been run. If `deadline` passes or the calling
+ *  coroutine is cancelled first, chunks not yet started are cancelled, the
+ *  call returns -ETIMEDOUT / -ECANCELED at once, `results` is left
+ *  untouched, and chunks already running finish in the background. Errors
+ *  also: -CC_ECLOSED, -ENOMEM. May suspend (blocks a plain thread). */
 CC_EXTERN int cc_executor_map(cc_executor_t *ex, cc_task_fn fn, void *const *args,
                               size_t n, intptr_t *results, size_t *failed_index,
                               size_t chunksize, int64_t deadline);
