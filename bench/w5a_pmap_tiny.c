@@ -39,8 +39,8 @@ static double run(cc_pool_t *pool, const int64_t *in, int64_t *out, size_t n,
                   size_t chunk) {
   cc_pool_map_opts_t mo = {.chunksize = chunk};
   double t0 = bench_now();
-  int r =
-      cc_pool_map_records(pool, square, NULL, in, sizeof *in, out, sizeof *out, n, &mo);
+  int r = cc_pool_map_records(pool, square, NULL, in, sizeof *in, out, sizeof *out, n,
+                              NULL, &mo);
   double t = bench_now() - t0;
   if (r < 0) {
     fprintf(stderr, "map failed: %s\n", cc_strerror(r));

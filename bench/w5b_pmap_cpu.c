@@ -61,7 +61,7 @@ static double pool_run(int workers, const int64_t *in, int64_t *out, size_t n) {
   }
   double t0 = bench_now();
   r = cc_pool_map_records(pool, primes_item, NULL, in, sizeof *in, out, sizeof *out, n,
-                          NULL);
+                          NULL, NULL);
   double t = bench_now() - t0;
   cc_pool_free(pool);
   if (r < 0) {

@@ -44,7 +44,7 @@ static intptr_t main_coro(void *arg) {
   cc_buf_t items[NLINES], results[NLINES];
   for (int i = 0; i < NLINES; i++)
     items[i] = (cc_buf_t){(void *)lines[i], strlen(lines[i])};
-  int r = cc_pool_map(pool, process_data, NULL, items, NLINES, results, NULL, NULL);
+  int r = cc_pool_map(pool, process_data, NULL, items, NLINES, results, NULL, NULL, NULL);
   if (r < 0)
     return r;
   for (int i = 0; i < NLINES; i++)

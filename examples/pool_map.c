@@ -47,13 +47,13 @@ int main(void) {
   if (cc_pool_new(&pool, NULL) < 0) /* one worker per core */
     return 1;
   int64_t t0 = cc_now_ns();
+  size_t failed_idx;
   int r = cc_pool_map_records(pool, process_data, NULL, data, sizeof *data, results,
-                              sizeof *results, N, NULL);
+                              sizeof *results, N, &failed_idx, NULL);
   double ms = (double)(cc_now_ns() - t0) / 1e6;
   cc_pool_free(pool);
   if (r < 0) {
-    fprintf(stderr, "map failed at item %zu: %s\n", cc_pool_failed_index(),
-            cc_strerror(r));
+    fprintf(stderr, "map failed at item %zu: %s\n", failed_idx, cc_strerror(r));
     return 1;
   }
   for (int i = 0; i < N; i += N / 4)

@@ -20,7 +20,7 @@ typedef struct task {
   cc_conn_t *report;
 } task_t;
 
-static int execute_task(void *arg) {
+static intptr_t execute_task(void *arg) {
   task_t *t = arg;
   long sum = 0;
   for (long i = 0; i < t->n; i++)

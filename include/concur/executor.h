@@ -44,8 +44,8 @@ typedef struct cc_executor_opts {
   /** Run once in each worker thread before it takes work (Python's
    *  initializer). A negative return breaks the executor: every pending
    *  and later submission fails with that error. */
-  int (*initializer)(void *arg);
-  void *initargs;
+  int (*initializer)(void *initargs);
+  void *initargs; /**< its argument; cc_pool_opts_t has the same pair */
   /** Worker thread name prefix (thread_name_prefix); at most 10 bytes are
    *  kept. NULL: "cc-pool". */
   const char *name_prefix;
@@ -53,8 +53,9 @@ typedef struct cc_executor_opts {
    *  0 (default): adaptive, its fair share of the visible backlog (queued
    *  tasks / workers), at most 4, so a flood of tiny tasks costs fewer lock
    *  round trips while long tasks still spread over every worker. 1: one
-   *  at a time, as Python. Larger fixed values make a long task hold back
-   *  the ones claimed with it. */
+   *  at a time, as Python. Larger fixed values (at most 64 are used) make
+   *  a long task hold back the ones claimed with it; a shutdown that
+   *  cancels futures cancels the claimed ones not yet started too. */
   unsigned batch;
 } cc_executor_opts_t;
 
@@ -78,12 +79,13 @@ CC_EXTERN int cc_executor_submit(cc_executor_t *ex, cc_task_fn fn, void *arg,
  *  waits for all of them. results[i] (if `results` is not NULL) gets item
  *  i's value, or its negative error, or -ECANCELED if it never ran. Returns
  *  0 if every item succeeded, else the error of the failing item with the
- *  lowest index, whose index goes to *failed_index (if not NULL); every
- *  item has still been run. If `deadline` passes or the calling coroutine
- *  is cancelled first, chunks not yet started are cancelled, the call
- *  returns -ETIMEDOUT / -ECANCELED at once, `results` is left untouched,
- *  and chunks already running finish in the background. Errors also:
- *  -CC_ECLOSED, -ENOMEM. May suspend (blocks a plain thread). */
+ *  lowest index, whose index goes to *failed_index (if not NULL; it is
+ *  (size_t)-1 whenever no item's error is returned, as with cc_pool_map());
+ *  every item has still been run. If `deadline` passes or the calling
+ *  coroutine is cancelled first, chunks not yet started are cancelled, the
+ *  call returns -ETIMEDOUT / -ECANCELED at once, `results` is left
+ *  untouched, and chunks already running finish in the background. Errors
+ *  also: -CC_ECLOSED, -ENOMEM. May suspend (blocks a plain thread). */
 CC_EXTERN int cc_executor_map(cc_executor_t *ex, cc_task_fn fn, void *const *args,
                               size_t n, intptr_t *results, size_t *failed_index,
                               size_t chunksize, int64_t deadline);

@@ -68,9 +68,14 @@ typedef struct cc_buf {
 
 /** Options for cc_pool_new(); zero-fill (or NULL) for the defaults. */
 typedef struct cc_pool_opts {
-  int workers;                    /**< worker processes; 0: cc_cpu_count() */
-  void (*initializer)(void *arg); /**< run in each worker when it starts */
-  void *initarg;                  /**< its argument (a parent pointer) */
+  int workers; /**< worker processes; 0: cc_cpu_count() */
+  /** Run in each worker when it starts, with `initargs` (a parent pointer),
+   *  as cc_executor_opts_t's initializer: a negative return breaks the
+   *  pool, so that every job, queued or given later, fails with that
+   *  error. A worker that keeps dying before it takes work breaks it with
+   *  -CC_EWORKER. */
+  int (*initializer)(void *initargs);
+  void *initargs;
   /** A worker exits and is replaced after this many items (counted at the
    *  end of each chunk); 0: never. */
   size_t maxtasksperchild;
@@ -83,7 +88,11 @@ typedef struct cc_pool_opts {
   /** Draw a progress bar (done/total, rate, time left) on stderr during
    *  maps, if stderr is a terminal. */
   bool progress_bar;
-  /** Largest result of a bytes item, and largest item; 0: 1 MiB. */
+  /** Largest result of a bytes item, largest item, and largest record;
+   *  0: 1 MiB. A result longer than this fails its own item with
+   *  -CC_ETOOBIG (the fn is offered at most this much room); an item
+   *  longer than this fails with -CC_ETOOBIG without running. Every other
+   *  item completes. */
   size_t max_result;
 } cc_pool_opts_t;
 
@@ -93,9 +102,9 @@ typedef struct cc_pool_map_opts {
    *  of an item (chunks of about a millisecond, at least a few per
    *  worker). */
   size_t chunksize;
-  /** Absolute deadline (cc_now() ms) for the whole call; CC_FOREVER or 0
-   *  for none. When it passes, the rest of the work is abandoned and the
-   *  call returns -ETIMEDOUT. */
+  /** Absolute deadline (cc_now() ms) for the whole call; CC_FOREVER, or 0
+   *  as in zero-filled options, for none. When it passes, the rest of the
+   *  work is abandoned and the call returns -ETIMEDOUT. */
   int64_t deadline;
 } cc_pool_map_opts_t;
 
@@ -126,18 +135,16 @@ CC_EXTERN int cc_pool_worker_pids(cc_pool_t *pool, pid_t *pids, int cap);
  *  has returned). Returns 0 if every item succeeded; otherwise
  *  every other item is still completed and the error of the lowest failed
  *  index is returned (the item's own error, -CC_EWORKER if its worker
- *  died, -ETIMEDOUT if it ran past opts.item_timeout_ms); that index is
- *  given by cc_pool_failed_index(). Also -EINVAL, -CC_ECLOSED (pool closed
- *  or terminated), -ETIMEDOUT (map deadline), -ECANCELED. A record may not
- *  be larger than max_result. May suspend. */
+ *  died, -ETIMEDOUT if it ran past opts.item_timeout_ms); that index goes
+ *  to *failed_index (if not NULL), which is (size_t)-1 whenever no item's
+ *  error is returned (as cc_executor_map()). Also -EINVAL, -CC_ECLOSED
+ *  (pool closed or terminated), -ETIMEDOUT (map deadline), -ECANCELED, the
+ *  initializer's error (broken pool), -CC_ETOOBIG (a record larger than
+ *  max_result). May suspend. */
 CC_EXTERN int cc_pool_map_records(cc_pool_t *pool, cc_pool_rec_fn fn, void *ctx,
                                   const void *in, size_t in_size, void *out,
-                                  size_t out_size, size_t n,
+                                  size_t out_size, size_t n, size_t *failed_index,
                                   const cc_pool_map_opts_t *opts);
-
-/** The index of the failed item that the last map call on this thread
- *  reported, or (size_t)-1 if it reported none. */
-CC_EXTERN size_t cc_pool_failed_index(void);
 
 /** Maps fn over n byte items (Pool.map): results[i] receives the result of
  *  items[i] in a new malloc'd buffer (data never NULL on success; free()
@@ -146,7 +153,7 @@ CC_EXTERN size_t cc_pool_failed_index(void);
  *  {NULL, 0}. Returns as cc_pool_map_records(). May suspend. */
 CC_EXTERN int cc_pool_map(cc_pool_t *pool, cc_pool_fn fn, void *ctx,
                           const cc_buf_t *items, size_t n, cc_buf_t *results, int *status,
-                          const cc_pool_map_opts_t *opts);
+                          size_t *failed_index, const cc_pool_map_opts_t *opts);
 
 /** Frees the n result buffers of a cc_pool_map() and zeroes them. */
 CC_EXTERN void cc_pool_free_results(cc_buf_t *results, size_t n);
@@ -168,7 +175,8 @@ CC_EXTERN int cc_pool_imap(cc_pool_iter_t **out, cc_pool_t *pool, cc_pool_fn fn,
  *  (caller frees) and *status 0 or the item's error (then *result is
  *  {NULL, 0}). Ordered iterators give the items in input order, unordered
  *  ones as they finish. Returns 0, -CC_ECLOSED when every result has been
- *  given (or the pool was terminated), -ETIMEDOUT (deadline; the iterator
+ *  given (or the pool was terminated), -ETIMEDOUT (the absolute `deadline`
+ *  passed, CC_FOREVER for none: 0 has passed, so it polls; the iterator
  *  remains usable), -ECANCELED. May suspend. One caller at a time. */
 CC_EXTERN int cc_pool_iter_next(cc_pool_iter_t *it, size_t *index, cc_buf_t *result,
                                 int *status, int64_t deadline);
@@ -196,8 +204,9 @@ CC_EXTERN int cc_pool_submit(cc_pool_t *pool, cc_pool_fn fn, void *ctx, const vo
 CC_EXTERN void cc_pool_close(cc_pool_t *pool);
 
 /** Waits until every item given so far is done (call cc_pool_close()
- *  first to have no more given meanwhile), until `deadline`. Returns 0,
- *  -ETIMEDOUT, -ECANCELED. May suspend. */
+ *  first to have no more given meanwhile), until the absolute `deadline`
+ *  (CC_FOREVER: none; 0 has passed, so it polls). Returns 0, -ETIMEDOUT,
+ *  -ECANCELED. May suspend. */
 CC_EXTERN int cc_pool_join(cc_pool_t *pool, int64_t deadline);
 
 /** Kills every worker at once (Pool.terminate): running and pending items

@@ -39,8 +39,10 @@ CC_BEGIN_DECLS
 
 typedef struct cc_process cc_process_t;
 
-/** The body of a child process: its return value is the exit code (0-255). */
-typedef int (*cc_process_fn)(void *arg);
+/** The body of a child process. It returns intptr_t like thread and task
+ *  functions (cc_task_fn), so one function can serve all three; the low 8
+ *  bits of the value are the exit code (as with exit(3)). */
+typedef intptr_t (*cc_process_fn)(void *arg);
 
 /** Options for cc_process_start(); zero-fill (or NULL) for the defaults. */
 typedef struct cc_process_opts {
@@ -55,7 +57,10 @@ typedef struct cc_process_opts {
 
 /** Starts fn(arg) in a new child process (multiprocessing.Process.start).
  *  On success *out holds a handle owned by the caller, freed with
- *  cc_process_free(). Never suspends. Errors: -EINVAL, -ENOMEM, -EAGAIN
+ *  cc_process_free(). Unless opts.keep_on_parent_exit, it returns only once
+ *  the child's PR_SET_PDEATHSIG is in place (a few microseconds), so a
+ *  thread that exits right after the call still takes the child with it.
+ *  Never suspends (it blocks briefly). Errors: -EINVAL, -ENOMEM, -EAGAIN
  *  (process limit), -EMFILE. Any thread. */
 CC_EXTERN int cc_process_start(cc_process_t **out, cc_process_fn fn, void *arg,
                                const cc_process_opts_t *opts);

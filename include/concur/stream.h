@@ -81,8 +81,12 @@ CC_EXTERN size_t cc_stream_buffered(const cc_stream_t *s);
 CC_EXTERN ssize_t cc_stream_read(cc_stream_t *s, void *buf, size_t n, int64_t deadline);
 
 /** Reads exactly `n` bytes into `buf` (asyncio readexactly). Returns `n`;
- *  -ENODATA if the stream ends first (the bytes received are consumed);
- *  or another negative code. May suspend. */
+ *  -ENODATA if the stream ends first; or another negative code (-ETIMEDOUT,
+ *  -ECANCELED, -ECONNRESET, ...). Whenever it fails, the bytes it had
+ *  received stay in the stream's buffer, in order, for the next read
+ *  (cc_stream_buffered() counts them; a later read_exactly returns them
+ *  first), unless the buffer cannot grow to hold them (-ENOMEM); the
+ *  contents of `buf` are then unspecified. May suspend. */
 CC_EXTERN ssize_t cc_stream_read_exactly(cc_stream_t *s, void *buf, size_t n,
                                          int64_t deadline);
 
@@ -159,6 +163,10 @@ typedef struct cc_serve_opts {
                                      (borrow_fd is ignored) */
   size_t max_conns;             /**< connections handled at once; 0: no limit.
                                      At the limit, accepting pauses */
+  /** Stack size of each connection's task (as cc_spawn_opts_t.stack_size);
+   *  0: the loop's default. A handler with large locals needs more; tens
+   *  of thousands of idle connections want less. */
+  size_t stack_size;
   /** Called (on the loop, must not suspend) for accept errors such as
    *  -EMFILE (after the back-off of cc_tcp_accept), failed TLS handshakes
    *  and negative handler results. NULL: accept errors are printed to

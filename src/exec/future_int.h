@@ -17,7 +17,7 @@
 #include <stddef.h>
 
 #include "concur/future.h"
-#include "exec/wait.h"
+#include "task/wait.h"
 
 #define F_STATE_MASK 3u
 #define F_SLOW       4u

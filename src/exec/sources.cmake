@@ -1,6 +1,5 @@
 # exec: threads, thread-level sync primitives, futures, the thread pool.
 list(APPEND CC_SOURCES
-  ${PROJECT_SOURCE_DIR}/src/exec/wait.c
   ${PROJECT_SOURCE_DIR}/src/exec/thread.c
   ${PROJECT_SOURCE_DIR}/src/exec/tsync.c
   ${PROJECT_SOURCE_DIR}/src/exec/future.c

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "concur/thread.h"
-#include "exec/wait.h"
+#include "task/wait.h"
 
 struct cc_thread {
   pthread_t pt;

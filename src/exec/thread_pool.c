@@ -23,7 +23,13 @@
  *  - mu is never held while a task, a done callback or a future completion
  *    runs, so tasks and callbacks may submit more work freely;
  *  - a worker claims `batch` items per trip through the lock, or (batch
- *    0) its fair share of the visible backlog, at most ADAPTIVE_BATCH;
+ *    0) its fair share of the visible backlog, at most ADAPTIVE_BATCH
+ *    (and at most CLAIM_MAX). The claimed items stay visible to shutdown:
+ *    they sit in the worker's claim_t, linked into `claims` under mu, and
+ *    each one goes either to the worker (one atomic fetch_add on `next`
+ *    before it starts) or to shutdown(cancel_futures) (one atomic exchange
+ *    of `next` with `n`, under mu), never to both. So a shutdown that
+ *    cancels futures cancels the claimed-but-not-started ones too;
  *  - the executor is reference-counted: the handle holds one reference and
  *    every worker thread one, so a handle freed while a worker is stuck in
  *    a task that never ends leaves that worker safe; the last one frees.
@@ -44,7 +50,18 @@
 
 #define cpu_relax() CC__CPU_RELAX()
 
-#define ADAPTIVE_BATCH 4 /* tasks a worker claims at once in a backlog */
+#define ADAPTIVE_BATCH 4  /* tasks a worker claims at once in a backlog */
+#define CLAIM_MAX      64 /* most tasks a worker claims at once (opts.batch) */
+
+/* The items a worker has claimed and not yet started (see above). `items`
+ * and `n` are written under mu by their worker only; `next` is the index
+ * of the next item to start. */
+typedef struct claim {
+  struct claim *next_claim, *prev_claim;
+  unsigned n;
+  atomic_uint next;
+  cc_future_t *items[CLAIM_MAX];
+} claim_t;
 
 struct cc_executor {
   /* producer side: one cache line of its own */
@@ -69,6 +86,7 @@ struct cc_executor {
   bool shutdown; /* workers exit once the queue is empty */
   bool is_default;
   cc__twq_t exit_waiters; /* shutdown(wait): nthreads reaching 0 */
+  claim_t *claims;        /* every worker's claim, under mu */
   int (*init)(void *);
   void *initargs;
   char prefix[11];
@@ -237,6 +255,38 @@ static void cancel_list(cc_future_t *list) {
   }
 }
 
+static void claims_link(cc_executor_t *ex, claim_t *c) {
+  c->prev_claim = NULL;
+  c->next_claim = ex->claims;
+  if (ex->claims)
+    ex->claims->prev_claim = c;
+  ex->claims = c;
+}
+
+static void claims_unlink(cc_executor_t *ex, claim_t *c) {
+  if (c->prev_claim)
+    c->prev_claim->next_claim = c->next_claim;
+  else
+    ex->claims = c->next_claim;
+  if (c->next_claim)
+    c->next_claim->prev_claim = c->prev_claim;
+}
+
+/* Takes the claimed items no worker has started from every claim, into a
+ * list linked by next. mu held. */
+static cc_future_t *claims_take(cc_executor_t *ex) {
+  cc_future_t *first = NULL, **tail = &first;
+  for (claim_t *c = ex->claims; c; c = c->next_claim) {
+    unsigned i = atomic_exchange_explicit(&c->next, c->n, memory_order_acq_rel);
+    for (; i < c->n; i++) {
+      c->items[i]->next = NULL;
+      *tail = c->items[i];
+      tail = &c->items[i]->next;
+    }
+  }
+  return first;
+}
+
 static intptr_t worker_main(void *p) {
   cc_executor_t *ex = p;
   worker_of = ex;
@@ -248,9 +298,12 @@ static intptr_t worker_main(void *p) {
       atomic_compare_exchange_strong(&ex->broken, &zero, r);
     }
   }
+  claim_t claim = {.n = 0};
+  atomic_init(&claim.next, 0);
   pthread_mutex_lock(&ex->mu);
+  claims_link(ex, &claim);
   for (;;) {
-    cc_future_t *first = NULL, **tail = &first, *f;
+    cc_future_t *f;
     unsigned k = 0, limit = ex->batch;
     if (limit == 0) {
       /* Adaptive: a fair share of the visible backlog, at most
@@ -261,13 +314,13 @@ static intptr_t worker_main(void *p) {
       limit = (unsigned)(q_peek(ex, (size_t)ADAPTIVE_BATCH * nt) / nt);
       limit = limit < 1 ? 1 : limit > ADAPTIVE_BATCH ? ADAPTIVE_BATCH : limit;
     }
-    while (k < limit && (f = q_pop(ex))) {
-      f->next = NULL;
-      *tail = f;
-      tail = &f->next;
-      k++;
-    }
+    if (limit > CLAIM_MAX)
+      limit = CLAIM_MAX;
+    while (k < limit && (f = q_pop(ex)))
+      claim.items[k++] = f;
     if (k) {
+      claim.n = k;
+      atomic_store_explicit(&claim.next, 0, memory_order_relaxed);
       /* Sleepers while work remains: pass a wake on. */
       if (atomic_load_explicit(&ex->nsleep, memory_order_relaxed) > ex->wakes &&
           q_maybe_nonempty(ex)) {
@@ -275,12 +328,11 @@ static intptr_t worker_main(void *p) {
         pthread_cond_signal(&ex->work_cv);
       }
       pthread_mutex_unlock(&ex->mu);
-      while (first) {
-        cc_future_t *n = first->next;
-        run_item(ex, first);
-        first = n;
-      }
+      unsigned i;
+      while ((i = atomic_fetch_add_explicit(&claim.next, 1, memory_order_acq_rel)) < k)
+        run_item(ex, claim.items[i]);
       pthread_mutex_lock(&ex->mu);
+      claim.n = 0;
       continue;
     }
     if (ex->shutdown && !q_maybe_nonempty(ex))
@@ -315,6 +367,7 @@ static intptr_t worker_main(void *p) {
     if (ex->wakes)
       ex->wakes--;
   }
+  claims_unlink(ex, &claim);
   unsigned left = atomic_load(&ex->nthreads) - 1;
   atomic_store(&ex->nthreads, left);
   if (left == 0)
@@ -357,6 +410,7 @@ static void after_fork(cc_executor_t *ex) {
   ex->wakes = 0;
   ex->exit_waiters.head = ex->exit_waiters.tail = NULL;
   ex->exit_waiters.n = 0;
+  ex->claims = NULL; /* the parent's workers' stacks */
   ex->gen = atomic_load(&fork_gen);
 }
 
@@ -437,7 +491,15 @@ int cc_executor_shutdown(cc_executor_t *ex, bool wait, bool cancel_futures) {
   atomic_store_explicit(&ex->closing, true, memory_order_seq_cst);
   pthread_mutex_lock(&ex->mu);
   ex->shutdown = true;
-  cc_future_t *list = cancel_futures ? q_take_all(ex) : NULL;
+  cc_future_t *list = NULL;
+  if (cancel_futures) {
+    /* The queue, and the items workers have claimed but not started. */
+    list = claims_take(ex);
+    cc_future_t **tail = &list;
+    while (*tail)
+      tail = &(*tail)->next;
+    *tail = q_take_all(ex);
+  }
   pthread_cond_broadcast(&ex->work_cv);
   pthread_mutex_unlock(&ex->mu);
   cancel_list(list);
@@ -567,6 +629,8 @@ static void map_chunk_done(cc_future_t *f, void *p) {
 int cc_executor_map(cc_executor_t *ex, cc_task_fn fn, void *const *args, size_t n,
                     intptr_t *results, size_t *failed_index, size_t chunksize,
                     int64_t deadline) {
+  if (failed_index)
+    *failed_index = (size_t)-1;
   if (!ex || !fn || (n && !args))
     return -EINVAL;
   if (n == 0)

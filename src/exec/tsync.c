@@ -1,7 +1,7 @@
 /* Thread-level Lock/RLock, Event, Semaphore, Condition, Barrier and Queue.
  *
  * Each object is one pthread mutex guarding its state plus wait queues of
- * cc__tw_t (exec/wait.h), so that threads block on condition variables and
+ * cc__tw_t (task/wait.h), so that threads block on condition variables and
  * coroutines park without blocking their loop. The mutex is never held
  * across a wait, a park, or a call into user code. Wakers wake one waiter
  * per unit of resource released (a lock release, a semaphore count, a
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "concur/thread.h"
-#include "exec/wait.h"
+#include "task/wait.h"
 
 #define LOCKED(obj, body)                                                                \
   do {                                                                                   \

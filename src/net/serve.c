@@ -1,14 +1,16 @@
 /* cc_serve: an accept loop that runs one task per connection.
  *
- * Connection tasks are children of a task group, so that stopping the
- * server (cancelling the task that runs cc_serve) cancels them and waits
- * for every one before cc_serve returns — no connection outlives its
- * server. A connection task always returns 0: one connection's failure
- * must never cancel its siblings, as a group would on a child error.
+ * Connection tasks are joinable tasks of the server (spawned with the
+ * stack size of opts.stack_size), in the manner of a task group: stopping
+ * the server (cancelling the task that runs cc_serve) cancels them and
+ * joins every one before cc_serve returns — no connection outlives its
+ * server. A connection failing never cancels its siblings.
  *
  * Each connection's record sits on the server's list from accept until its
- * task ends, so that the fd of a task cancelled before it ever ran (whose
- * function then never runs) is still closed by the server.
+ * task ends. A task that ends while the server runs detaches itself and
+ * frees its record; once the server is closing, the server joins what is on
+ * the list, and closes the fd of a task cancelled before it ever ran (whose
+ * function then never runs).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,7 +25,9 @@
 typedef struct conn {
   struct conn *next, *prev;
   struct server *srv;
+  cc_task_t *task;
   int fd;
+  bool ran; /* conn_main started: it owns the fd */
 } conn_t;
 
 typedef struct server {
@@ -35,6 +39,7 @@ typedef struct server {
   cc_task_t *waiter; /* the accept loop, parked at max_conns */
   uint64_t token;
   int64_t last_report;
+  bool closing; /* the server joins the connection tasks now */
 } server_t;
 
 static void unlink_conn(server_t *srv, conn_t *c) {
@@ -68,6 +73,7 @@ static void report(server_t *srv, int err, const char *what, bool accept_err) {
 static intptr_t conn_main(void *p) {
   conn_t *c = p;
   server_t *srv = c->srv;
+  c->ran = true;
   cc_stream_t *s = NULL;
   cc_stream_opts_t so = srv->o.stream;
   so.borrow_fd = false;
@@ -88,7 +94,10 @@ static intptr_t conn_main(void *p) {
       report(srv, (int)v, "connection handler", false);
     cc_stream_free(s);
   }
+  if (srv->closing)
+    return 0; /* the server joins us and frees the record */
   unlink_conn(srv, c);
+  cc_detach(c->task); /* nobody joins a connection of a running server */
   free(c);
   return 0;
 }
@@ -114,6 +123,26 @@ static bool transient_accept_error(int e) {
   }
 }
 
+/* Stops every connection: cancels them all, then joins each (shielded:
+ * the server's own cancellation is what brought us here) and frees its
+ * record. */
+static void close_all(server_t *srv) {
+  srv->closing = true;
+  for (conn_t *c = srv->conns; c; c = c->next)
+    cc_cancel(c->task);
+  bool was = cc__shield(cc__self(), true);
+  while (srv->conns) {
+    conn_t *c = srv->conns;
+    cc_join(c->task, NULL);
+    if (!c->ran)
+      cc_close(c->fd); /* cancelled before it ever ran */
+    srv->conns = c->next;
+    free(c);
+  }
+  cc__shield(cc__self(), was);
+  srv->live = 0;
+}
+
 int cc_serve(int lfd, cc_serve_fn fn, void *arg, const cc_serve_opts_t *opts) {
   if (lfd < 0 || !fn)
     return -EINVAL;
@@ -122,10 +151,8 @@ int cc_serve(int lfd, cc_serve_fn fn, void *arg, const cc_serve_opts_t *opts) {
   server_t srv = {.fn = fn, .arg = arg, .last_report = -1000000};
   if (opts)
     srv.o = *opts;
-  cc_group_t *g;
-  int ret = cc_group_new(&g);
-  if (ret < 0)
-    return ret;
+  cc_spawn_opts_t so = {.name = "serve: connection", .stack_size = srv.o.stack_size};
+  int ret = 0;
   for (;;) {
     if (srv.o.max_conns && srv.live >= srv.o.max_conns) {
       srv.waiter = cc__self();
@@ -153,26 +180,24 @@ int cc_serve(int lfd, cc_serve_fn fn, void *arg, const cc_serve_opts_t *opts) {
       report(&srv, -ENOMEM, "accept", true);
       continue;
     }
-    *c = (conn_t){.next = srv.conns, .srv = &srv, .fd = fd};
+    *c = (conn_t){.srv = &srv, .fd = fd};
+    int r = cc_spawn_opts(&c->task, conn_main, c, &so);
+    if (r < 0) {
+      cc_close(fd);
+      free(c);
+      if (r == -ENOMEM) { /* the stack: like an accept without memory */
+        report(&srv, r, "accept", true);
+        continue;
+      }
+      ret = r;
+      break;
+    }
+    c->next = srv.conns;
     if (srv.conns)
       srv.conns->prev = c;
     srv.conns = c;
     srv.live++;
-    int r = cc_group_spawn(g, conn_main, c);
-    if (r < 0) {
-      unlink_conn(&srv, c);
-      cc_close(fd);
-      free(c);
-      ret = r;
-      break;
-    }
   }
-  cc_group_free(g);   /* cancels and waits for every connection task */
-  while (srv.conns) { /* tasks cancelled before they ever ran */
-    conn_t *c = srv.conns;
-    srv.conns = c->next;
-    cc_close(c->fd);
-    free(c);
-  }
+  close_all(&srv);
   return ret;
 }

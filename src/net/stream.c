@@ -164,6 +164,36 @@ ssize_t cc_stream_read(cc_stream_t *s, void *buf, size_t n, int64_t deadline) {
   return (ssize_t)take(s, buf, n);
 }
 
+/* Puts buf[0..n) back in front of the buffered bytes: the bytes a read
+ * took from the stream before it failed. The buffer grows to hold them
+ * (beyond rcap if need be: they were received and must not be lost). */
+static int unread(cc_stream_t *s, const void *buf, size_t n) {
+  size_t have = s->rend - s->rpos;
+  if (n <= s->rpos) {
+    s->rpos -= n;
+    memcpy(s->rbuf + s->rpos, buf, n);
+    return 0;
+  }
+  size_t need = n + have;
+  if (!s->rbuf || s->rcap < need) {
+    size_t ncap = need > s->rcap ? need : s->rcap;
+    char *nb = malloc(ncap);
+    if (!nb)
+      return -ENOMEM;
+    if (have)
+      memcpy(nb + n, s->rbuf + s->rpos, have);
+    free(s->rbuf);
+    s->rbuf = nb;
+    s->rcap = ncap;
+  } else {
+    memmove(s->rbuf + n, s->rbuf + s->rpos, have);
+  }
+  memcpy(s->rbuf, buf, n);
+  s->rpos = 0;
+  s->rend = need;
+  return 0;
+}
+
 ssize_t cc_stream_read_exactly(cc_stream_t *s, void *buf, size_t n, int64_t deadline) {
   size_t got = s->rend > s->rpos ? take(s, buf, n) : 0;
   while (got < n) {
@@ -178,10 +208,14 @@ ssize_t cc_stream_read_exactly(cc_stream_t *s, void *buf, size_t n, int64_t dead
       if (r > 0)
         got += take(s, (char *)buf + got, left);
     }
-    if (r == 0)
-      return -ENODATA;
-    if (r < 0)
-      return r;
+    if (r <= 0) {
+      /* A deadline, a cancellation, an error or the end of the stream
+       * after part of the data: the part goes back to the stream, so the
+       * next read returns it, in order (asyncio keeps it too). */
+      if (got > 0 && unread(s, buf, got) < 0)
+        return -ENOMEM;
+      return r == 0 ? -ENODATA : r;
+    }
   }
   return (ssize_t)n;
 }

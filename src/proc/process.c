@@ -40,8 +40,6 @@ struct cc_process {
 static bool in_child;
 
 int cc__proc_wait_fd(int fd, unsigned events, int64_t deadline, bool *registered) {
-  if (deadline == 0)
-    deadline = CC_FOREVER;
   if (!in_child && cc__self() != NULL) {
     if (registered)
       *registered = true;
@@ -66,8 +64,12 @@ int cc__pidfd_open(pid_t pid) {
 void cc__proc_child_setup(pid_t parent, bool keep_on_parent_exit, bool keep_sigint) {
   in_child = true;
   if (!keep_on_parent_exit) {
+    /* PR_SET_PDEATHSIG follows the forking THREAD, which must still be
+     * alive now: cc_process_start() waits for cc__proc_child_ready() before
+     * it returns, and the pool's manager thread forks its workers itself.
+     * What remains is the death of the whole parent process before this
+     * line: then we have been reparented already. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    /* The parent may have died between fork() and prctl(). */
     if (getppid() != parent)
       _exit(1);
   }
@@ -107,22 +109,56 @@ int cc_process_start(cc_process_t **out, cc_process_fn fn, void *arg,
   /* Flush stdio first, or the child would write the parent's buffered
    * output a second time when it flushes its copy. */
   fflush(NULL);
+  /* The child tells us through `ready` once its PR_SET_PDEATHSIG is in
+   * place: until then this thread must not return (and so cannot exit), or
+   * a thread that exits right after starting a child would leave it
+   * running (the signal follows the forking thread, and the child is
+   * rarely scheduled before the parent thread's exit otherwise). */
+  int ready[2] = {-1, -1};
+  if (!o.keep_on_parent_exit && pipe2(ready, O_CLOEXEC) < 0) {
+    int e = -errno;
+    free(p);
+    return e;
+  }
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     int e = -errno;
+    if (ready[0] >= 0) {
+      close(ready[0]);
+      close(ready[1]);
+    }
     free(p);
     return e;
   }
   if (pid == 0) {
     cc__proc_child_setup(parent, o.keep_on_parent_exit, o.keep_sigint);
-    int code = fn(arg);
+    if (ready[1] >= 0) {
+      /* A byte, not end of file: a child that another thread forks
+       * meanwhile holds a copy of this write end. */
+      char one = 1;
+      ssize_t w = write(ready[1], &one, 1);
+      (void)w;
+      close(ready[0]);
+      close(ready[1]);
+    }
+    intptr_t code = fn(arg);
     fflush(NULL);
     CC__TRACE(cc__trace_flush());
-    _exit(code & 0xff);
+    _exit((int)(code & 0xff));
   }
   p->pid = pid;
   p->pidfd = cc__pidfd_open(pid);
+  if (ready[0] >= 0) {
+    /* A few microseconds: the child's first system calls. Its exit (pidfd
+     * readable) ends the wait too, should it die before it writes. */
+    close(ready[1]);
+    struct pollfd pf[2] = {{.fd = ready[0], .events = POLLIN},
+                           {.fd = p->pidfd, .events = POLLIN}};
+    while (poll(pf, p->pidfd >= 0 ? 2 : 1, -1) < 0 && errno == EINTR) {
+    }
+    close(ready[0]);
+  }
   if (p->pidfd < 0) {
     int e = p->pidfd;
     kill(pid, SIGKILL);

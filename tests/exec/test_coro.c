@@ -204,6 +204,60 @@ TEST(cancelled_call_never_runs_pending_task) {
   cc_test_run(main_call_cancel_pending, NULL);
 }
 
+/* A coroutine waiting on a task the only worker claimed in a batch (but has
+ * not started) wakes when shutdown(cancel_futures) cancels it; the task
+ * never runs. Before the fix the waiter slept until the test's timeout. */
+static atomic_int claimed_ran;
+static intptr_t mark_claimed(void *arg) {
+  (void)arg;
+  atomic_store(&claimed_ran, 1);
+  return 0;
+}
+
+static intptr_t co_waits_future(void *arg) {
+  return cc_future_wait(arg, CC_FOREVER) == 0 ? cc_future_cancelled(arg) : -1;
+}
+
+static intptr_t main_claimed_waiter(void *arg) {
+  (void)arg;
+  cc_executor_t *ex;
+  cc_executor_opts_t o = {.max_workers = 1, .batch = 4};
+  ASSERT_OK(cc_executor_new(&ex, &o));
+  cc_tevent_t *gate, *hold;
+  ASSERT_OK(cc_tevent_new(&gate));
+  ASSERT_OK(cc_tevent_new(&hold));
+  cc_future_t *g, *a, *b;
+  ASSERT_OK(cc_executor_submit(ex, wait_event, gate, &g));
+  while (cc_future_state(g) != CC_FUTURE_RUNNING)
+    ASSERT_OK(cc_sleep(1));
+  ASSERT_OK(cc_executor_submit(ex, wait_event, hold, &a));
+  ASSERT_OK(cc_executor_submit(ex, mark_claimed, NULL, &b));
+  cc_task_t *w;
+  ASSERT_OK(cc_spawn(&w, co_waits_future, b));
+  cc_tevent_set(gate); /* the worker claims a and b at once */
+  while (cc_future_state(a) != CC_FUTURE_RUNNING)
+    ASSERT_OK(cc_sleep(1));
+  ASSERT_EQ(cc_executor_pending(ex), 0);
+  ASSERT_OK(cc_executor_shutdown(ex, false, true));
+  intptr_t r = 0;
+  ASSERT_OK(cc_join(w, &r)); /* woken by the cancellation */
+  ASSERT_EQ(r, 1);
+  cc_tevent_set(hold);
+  ASSERT_OK(cc_executor_shutdown(ex, true, false));
+  ASSERT_EQ(atomic_load(&claimed_ran), 0);
+  cc_future_unref(g);
+  cc_future_unref(a);
+  cc_future_unref(b);
+  ASSERT_OK(cc_executor_free(ex));
+  ASSERT_OK(cc_tevent_free(gate));
+  ASSERT_OK(cc_tevent_free(hold));
+  return 0;
+}
+
+TEST(coroutine_waiting_on_a_claimed_task_wakes_at_shutdown) {
+  cc_test_run(main_claimed_waiter, NULL);
+}
+
 /* ---- queue between threads and coroutines ------------------------------------ */
 
 #define NQ 2000

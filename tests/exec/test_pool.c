@@ -375,6 +375,60 @@ static void chain_cb(cc_future_t *f, void *arg) {
   }
 }
 
+/* shutdown(cancel_futures) while the only worker has claimed four tasks at
+ * once (batch 4) and runs the first: the three it claimed but has not
+ * started are cancelled by the shutdown (their waiters wake) and never run.
+ * Deterministic: the four are queued while the worker is held in a gate
+ * task, so it claims them in one trip when the gate opens. Before the fix
+ * the three stayed pending after the shutdown returned and ran after it. */
+static atomic_int claimed_ran;
+static intptr_t count_claimed(void *arg) {
+  (void)arg;
+  atomic_fetch_add(&claimed_ran, 1);
+  return 0;
+}
+
+TEST(shutdown_cancels_tasks_a_worker_claimed_but_not_started) {
+  cc_executor_t *ex;
+  cc_executor_opts_t o = {.max_workers = 1, .batch = 4};
+  ASSERT_OK(cc_executor_new(&ex, &o));
+  cc_tevent_t *gate, *hold;
+  ASSERT_OK(cc_tevent_new(&gate));
+  ASSERT_OK(cc_tevent_new(&hold));
+  cc_future_t *g, *a, *fs[3];
+  ASSERT_OK(cc_executor_submit(ex, wait_event, gate, &g));
+  while (cc_future_state(g) != CC_FUTURE_RUNNING)
+    usleep(1000);
+  ASSERT_OK(cc_executor_submit(ex, wait_event, hold, &a));
+  for (int i = 0; i < 3; i++)
+    ASSERT_OK(cc_executor_submit(ex, count_claimed, NULL, &fs[i]));
+  ASSERT_EQ(cc_executor_pending(ex), 4);
+  cc_tevent_set(gate);
+  while (cc_future_state(a) != CC_FUTURE_RUNNING)
+    usleep(1000);
+  ASSERT_EQ(cc_executor_pending(ex), 0); /* all four claimed at once */
+  ASSERT_OK(cc_executor_shutdown(ex, false, true));
+  for (int i = 0; i < 3; i++) {
+    ASSERT_TRUE(cc_future_cancelled(fs[i]));
+    ASSERT_OK(cc_future_wait(fs[i], cc_now())); /* done: waiters wake */
+    ASSERT_ERR(cc_future_result(fs[i], CC_FOREVER, NULL), -ECANCELED);
+  }
+  ASSERT_ERR(cc_future_cancel(a), -EBUSY); /* the running one finishes */
+  cc_tevent_set(hold);
+  ASSERT_OK(cc_executor_shutdown(ex, true, false));
+  ASSERT_EQ(atomic_load(&claimed_ran), 0);
+  intptr_t v = 0;
+  ASSERT_OK(cc_future_result(a, CC_FOREVER, &v));
+  ASSERT_EQ(v, 1);
+  cc_future_unref(g);
+  cc_future_unref(a);
+  for (int i = 0; i < 3; i++)
+    cc_future_unref(fs[i]);
+  ASSERT_OK(cc_executor_free(ex));
+  ASSERT_OK(cc_tevent_free(gate));
+  ASSERT_OK(cc_tevent_free(hold));
+}
+
 TEST(done_callback_submits_more_work) {
   cc_executor_opts_t o = {.max_workers = 2};
   ASSERT_OK(cc_executor_new(&chain.ex, &o));

@@ -1,6 +1,7 @@
 /* Tests of buffered streams and cc_serve: exact/delimited/line reads,
  * buffering and zero-copy writes, deadlines without data loss, and faults
  * on one connection that must not disturb the others. Loopback only. */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -136,6 +137,123 @@ static intptr_t deadline_main(void *arg) {
 
 TEST(stream_deadline_keeps_data) {
   cc_test_run(deadline_main, NULL);
+}
+
+/* ---- a partial read keeps its bytes ---------------------------------------------
+ * The peer writes part of a record; the reader's deadline passes, or the
+ * reader is cancelled, while it waits for the rest; then the rest comes.
+ * The next read must return every byte, in order. Before the fix,
+ * read_exactly dropped the part it had taken (the next read returned
+ * "def..." or waited forever). */
+
+static int pending_in_socket(int fd) {
+  int n = 0;
+  ASSERT_OK(ioctl(fd, FIONREAD, &n));
+  return n;
+}
+
+typedef struct {
+  cc_stream_t *s;
+  int kind; /* 0: read_exactly(small), 1: read_exactly(large), 2: read_line */
+  size_t n;
+  char *buf;
+  ssize_t result;
+} partial_t;
+
+static intptr_t partial_reader(void *arg) {
+  partial_t *p = arg;
+  if (p->kind == 2)
+    p->result = cc_stream_read_line(p->s, p->buf, p->n, CC_FOREVER);
+  else
+    p->result = cc_stream_read_exactly(p->s, p->buf, p->n, CC_FOREVER);
+  return 0;
+}
+
+static void fill_pattern(char *b, size_t n, size_t from) {
+  for (size_t i = 0; i < n; i++)
+    b[i] = (char)('a' + (from + i) % 26);
+}
+
+/* kind as partial_t; cancel: cancel the reader, else let a deadline pass. */
+static void partial_case(int kind, bool cancel) {
+  int a, b;
+  tcp_pair(&a, &b);
+  cc_stream_t *s;
+  cc_stream_opts_t so = {.read_buf = 64}; /* kind 1 reads past the buffer */
+  ASSERT_OK(cc_stream_new(&s, b, &so));
+  size_t n = kind == 1 ? 1000 : 10, part = kind == 1 ? 600 : 4;
+  char want[1000], got[1000], buf[1000];
+  fill_pattern(want, n, 0);
+  if (kind == 2)
+    want[n - 1] = '\n';
+  ASSERT_EQ(cc_write(a, want, part, CC_FOREVER), (ssize_t)part);
+  if (cancel) {
+    partial_t p = {s, kind, kind == 2 ? sizeof buf : n, buf, 1};
+    cc_task_t *t;
+    ASSERT_OK(cc_spawn(&t, partial_reader, &p));
+    /* Let the reader take the part and park for the rest: same loop, no
+     * timing involved. */
+    for (int i = 0; i < 100 && pending_in_socket(b) > 0; i++)
+      ASSERT_OK(cc_yield());
+    ASSERT_EQ(pending_in_socket(b), 0);
+    cc_cancel(t);
+    cc_join(t, NULL);
+    ASSERT_EQ(p.result, -ECANCELED);
+  } else {
+    ssize_t r = kind == 2 ? cc_stream_read_line(s, buf, sizeof buf, cc_deadline_in(30))
+                          : cc_stream_read_exactly(s, buf, n, cc_deadline_in(30));
+    ASSERT_EQ(r, -ETIMEDOUT);
+  }
+  ASSERT_EQ(cc_stream_buffered(s), part); /* kept, not dropped */
+  ASSERT_EQ(cc_write(a, want + part, n - part, CC_FOREVER), (ssize_t)(n - part));
+  ssize_t r = kind == 2 ? cc_stream_read_line(s, got, sizeof got, cc_deadline_in(2000))
+                        : cc_stream_read_exactly(s, got, n, cc_deadline_in(2000));
+  ASSERT_EQ(r, (ssize_t)n);
+  ASSERT_EQ(memcmp(got, want, n), 0);
+  /* And the stream goes on in order. */
+  ASSERT_EQ(cc_write(a, "xyz", 3, CC_FOREVER), 3);
+  ASSERT_EQ(cc_stream_read_exactly(s, got, 3, cc_deadline_in(2000)), 3);
+  ASSERT_EQ(memcmp(got, "xyz", 3), 0);
+  cc_stream_free(s);
+  cc_close(a);
+}
+
+static intptr_t partial_main(void *arg) {
+  (void)arg;
+  for (int kind = 0; kind < 3; kind++) {
+    partial_case(kind, false);
+    partial_case(kind, true);
+  }
+  return 0;
+}
+
+TEST(stream_partial_read_keeps_bytes) {
+  cc_test_run(partial_main, NULL);
+}
+
+/* End of stream in the middle of read_exactly: -ENODATA, and the part is
+ * still readable. */
+static intptr_t partial_eof_main(void *arg) {
+  (void)arg;
+  int a, b;
+  tcp_pair(&a, &b);
+  cc_stream_t *s;
+  ASSERT_OK(cc_stream_new(&s, b, NULL));
+  ASSERT_EQ(cc_write(a, "abcde", 5, CC_FOREVER), 5);
+  cc_shutdown(a, SHUT_WR);
+  char buf[64];
+  ASSERT_ERR(cc_stream_read_exactly(s, buf, 10, cc_deadline_in(2000)), -ENODATA);
+  ASSERT_EQ(cc_stream_buffered(s), 5);
+  ASSERT_EQ(cc_stream_read(s, buf, sizeof buf, cc_deadline_in(2000)), 5);
+  ASSERT_EQ(memcmp(buf, "abcde", 5), 0);
+  ASSERT_EQ(cc_stream_read(s, buf, sizeof buf, cc_deadline_in(2000)), 0);
+  cc_stream_free(s);
+  cc_close(a);
+  return 0;
+}
+
+TEST(stream_partial_eof_keeps_bytes) {
+  cc_test_run(partial_eof_main, NULL);
 }
 
 static intptr_t flood_writer(void *arg) {
@@ -390,6 +508,58 @@ static intptr_t serve_faults_main(void *arg) {
 
 TEST(serve_faults_isolated) {
   cc_test_run(serve_faults_main, NULL);
+}
+
+/* opts.stack_size: a handler with 512 KiB of locals runs on 1 MiB stacks
+ * (the default 64 KiB would overflow into the guard page). */
+static intptr_t big_frame_handler(cc_stream_t *s, void *arg) {
+  (void)arg;
+  volatile char big[512 * 1024];
+  for (size_t i = 0; i < sizeof big; i += 4096)
+    big[i] = (char)i;
+  big[sizeof big - 1] = 'k';
+  char line[64];
+  ssize_t n = cc_stream_read_line(s, line, sizeof line, cc_deadline_in(2000));
+  if (n <= 0)
+    return n;
+  line[0] = big[sizeof big - 1];
+  if (cc_stream_write(s, line, (size_t)n, cc_deadline_in(2000)) < 0)
+    return -EIO;
+  return cc_stream_flush(s, cc_deadline_in(2000));
+}
+
+static intptr_t big_serve_task(void *arg) {
+  int lfd = listen_local(arg);
+  cc_serve_opts_t o = {.stack_size = 1 << 20};
+  int r = cc_serve(lfd, big_frame_handler, NULL, &o);
+  cc_close(lfd);
+  return r == -ECANCELED ? 0 : r;
+}
+
+static intptr_t serve_stack_main(void *arg) {
+  (void)arg;
+  int port = 0;
+  cc_task_t *srv;
+  ASSERT_OK(cc_spawn(&srv, big_serve_task, &port));
+  while (port == 0)
+    cc_sleep(1);
+  for (int i = 0; i < 3; i++) {
+    cc_stream_t *s;
+    ASSERT_OK(cc_open_connection(&s, "127.0.0.1", port, cc_deadline_in(2000)));
+    ASSERT_EQ(cc_stream_write(s, "hello\n", 6, CC_FOREVER), 6);
+    ASSERT_OK(cc_stream_flush(s, cc_deadline_in(2000)));
+    char back[64];
+    ASSERT_EQ(cc_stream_read_line(s, back, sizeof back, cc_deadline_in(2000)), 6);
+    ASSERT_STR_EQ(back, "kello\n");
+    cc_stream_free(s);
+  }
+  cc_cancel(srv);
+  ASSERT_OK(cc_join(srv, NULL));
+  return 0;
+}
+
+TEST(serve_stack_size) {
+  cc_test_run(serve_stack_main, NULL);
 }
 
 /* Cancelling cc_serve with connections open cancels their handlers. */

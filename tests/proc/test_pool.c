@@ -12,6 +12,9 @@
 #include "concur/process.h"
 #include "test.h"
 
+/* The failed index the last map call reported. */
+static size_t failed_idx;
+
 static int sq(const void *in, void *out, void *ctx) {
   (void)ctx;
   int64_t x = *(const int64_t *)in;
@@ -48,24 +51,25 @@ TEST(map_records_million_in_order) {
   cc_pool_t *p;
   cc_pool_opts_t o = {.workers = 2};
   ASSERT_OK(cc_pool_new(&p, &o));
-  ASSERT_OK(cc_pool_map_records(p, sq, NULL, in, 8, out, 8, n, NULL));
+  failed_idx = 5;
+  ASSERT_OK(cc_pool_map_records(p, sq, NULL, in, 8, out, 8, n, &failed_idx, NULL));
   for (size_t i = 0; i < n; i++)
     if (out[i] != in[i] * in[i])
       CC_TEST_FAIL("item %zu: %lld", i, (long long)out[i]);
-  ASSERT_EQ(cc_pool_failed_index(), (size_t)-1);
+  ASSERT_EQ(failed_idx, (size_t)-1);
   /* Hand-chosen chunk sizes give the same answer. */
   size_t cs[] = {1, 7, 1000, 100000};
   for (int c = 0; c < 4; c++) {
     memset(out, 0xff, 20000 * sizeof *out);
     cc_pool_map_opts_t mo = {.chunksize = cs[c]};
-    ASSERT_OK(cc_pool_map_records(p, sq, NULL, in, 8, out, 8, 20000, &mo));
+    ASSERT_OK(cc_pool_map_records(p, sq, NULL, in, 8, out, 8, 20000, NULL, &mo));
     for (size_t i = 0; i < 20000; i++)
       ASSERT_EQ(out[i], in[i] * in[i]);
   }
-  ASSERT_OK(cc_pool_map_records(p, sq, NULL, in, 8, out, 8, 0, NULL));
-  ASSERT_ERR(cc_pool_map_records(p, NULL, NULL, in, 8, out, 8, 1, NULL), -EINVAL);
-  ASSERT_ERR(cc_pool_map_records(p, sq, NULL, in, 0, out, 8, 1, NULL), -EINVAL);
-  ASSERT_ERR(cc_pool_map_records(p, sq, NULL, in, (size_t)4 << 20, out, 8, 1, NULL),
+  ASSERT_OK(cc_pool_map_records(p, sq, NULL, in, 8, out, 8, 0, NULL, NULL));
+  ASSERT_ERR(cc_pool_map_records(p, NULL, NULL, in, 8, out, 8, 1, NULL, NULL), -EINVAL);
+  ASSERT_ERR(cc_pool_map_records(p, sq, NULL, in, 0, out, 8, 1, NULL, NULL), -EINVAL);
+  ASSERT_ERR(cc_pool_map_records(p, sq, NULL, in, (size_t)4 << 20, out, 8, 1, NULL, NULL),
              -CC_ETOOBIG);
   cc_pool_free(p);
   free(in);
@@ -103,9 +107,9 @@ TEST(map_records_structs_and_item_error) {
   cc_pool_opts_t o = {.workers = 2};
   ASSERT_OK(cc_pool_new(&p, &o));
   ASSERT_ERR(cc_pool_map_records(p, rec_fn, (void *)(intptr_t)5, in, sizeof *in, out,
-                                 sizeof *out, N, NULL),
+                                 sizeof *out, N, &failed_idx, NULL),
              -EDOM);
-  ASSERT_EQ(cc_pool_failed_index(), 10);
+  ASSERT_EQ(failed_idx, 10);
   for (int i = 0; i < N; i++) {
     if (i == 10)
       continue;
@@ -150,8 +154,8 @@ TEST(map_bytes) {
   cc_pool_t *p;
   cc_pool_opts_t o = {.workers = 2};
   ASSERT_OK(cc_pool_new(&p, &o));
-  ASSERT_ERR(cc_pool_map(p, upper, NULL, items, N, res, st, NULL), -EILSEQ);
-  ASSERT_EQ(cc_pool_failed_index(), 77);
+  ASSERT_ERR(cc_pool_map(p, upper, NULL, items, N, res, st, &failed_idx, NULL), -EILSEQ);
+  ASSERT_EQ(failed_idx, 77);
   for (size_t i = 0; i < N; i++) {
     if (i == 77) {
       ASSERT_EQ(st[i], -EILSEQ);
@@ -194,14 +198,138 @@ TEST(map_bytes_big_results) {
   cc_pool_opts_t o = {.workers = 2, .max_result = 8192};
   ASSERT_OK(cc_pool_new(&p, &o));
   cc_pool_map_opts_t mo = {.chunksize = 8};
-  ASSERT_ERR(cc_pool_map(p, blow_up, NULL, items, N, res, st, &mo), -CC_ETOOBIG);
-  ASSERT_EQ(cc_pool_failed_index(), 13);
+  ASSERT_ERR(cc_pool_map(p, blow_up, NULL, items, N, res, st, &failed_idx, &mo),
+             -CC_ETOOBIG);
+  ASSERT_EQ(failed_idx, 13);
   for (int i = 0; i < N; i++)
     if (i != 13) {
       ASSERT_EQ(st[i], 0);
       ASSERT_EQ(res[i].len, 3000);
     }
   cc_pool_free_results(res, N);
+  cc_pool_free(p);
+}
+
+/* max_result is the limit, exactly: a result of max_result bytes is
+ * accepted, one byte more fails that item alone with -CC_ETOOBIG, and the
+ * map goes on. The same for items. Before the fix the pool offered the fn
+ * the whole page-rounded slot (8192 - tables + rounding), so a result of
+ * max_result + 1 was accepted. */
+static ssize_t echo_or_make(const void *in, size_t len, void *out, size_t cap,
+                            void *ctx) {
+  size_t want = len;
+  if (ctx) /* make: the item is a decimal length */
+    want = (size_t)atoi(in);
+  if (want > cap)
+    return -CC_ETOOBIG;
+  if (ctx)
+    memset(out, 'm', want);
+  else
+    memcpy(out, in, want);
+  return (ssize_t)want;
+}
+
+TEST(max_result_is_exact) {
+  enum { N = 12, MAX = 5000 };
+  char bufs[N][16];
+  cc_buf_t items[N], res[N];
+  int st[N];
+  for (int i = 0; i < N; i++) {
+    snprintf(bufs[i], 16, "%d", i == 4 ? MAX : i == 7 ? MAX + 1 : 100 + i);
+    items[i] = (cc_buf_t){bufs[i], strlen(bufs[i]) + 1};
+  }
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 2, .max_result = MAX};
+  ASSERT_OK(cc_pool_new(&p, &o));
+  ASSERT_ERR(
+      cc_pool_map(p, echo_or_make, (void *)1, items, N, res, st, &failed_idx, NULL),
+      -CC_ETOOBIG);
+  ASSERT_EQ(failed_idx, 7);
+  for (int i = 0; i < N; i++) {
+    if (i == 7) {
+      ASSERT_EQ(st[i], -CC_ETOOBIG);
+      ASSERT_NULL(res[i].data);
+      continue;
+    }
+    ASSERT_EQ(st[i], 0);
+    ASSERT_EQ(res[i].len, i == 4 ? MAX : 100 + i);
+  }
+  cc_pool_free_results(res, N);
+
+  /* Items: MAX bytes run, MAX + 1 fail without running. */
+  static char big[MAX + 1];
+  memset(big, 'b', sizeof big);
+  cc_buf_t its[4] = {{"a", 1}, {big, MAX}, {big, MAX + 1}, {"d", 1}};
+  ASSERT_ERR(cc_pool_map(p, echo_or_make, NULL, its, 4, res, st, &failed_idx, NULL),
+             -CC_ETOOBIG);
+  ASSERT_EQ(failed_idx, 2);
+  ASSERT_EQ(st[0], 0);
+  ASSERT_EQ(st[1], 0);
+  ASSERT_EQ(res[1].len, MAX);
+  ASSERT_EQ(st[2], -CC_ETOOBIG);
+  ASSERT_EQ(st[3], 0);
+  ASSERT_EQ(res[3].len, 1);
+  cc_pool_free_results(res, 4);
+  cc_future_t *f;
+  ASSERT_ERR(cc_pool_submit(p, echo_or_make, NULL, big, MAX + 1, &f), -CC_ETOOBIG);
+  ASSERT_OK(cc_pool_submit(p, echo_or_make, NULL, big, MAX, &f));
+  intptr_t v;
+  ASSERT_OK(cc_future_result(f, cc_deadline_in(10000), &v));
+  ASSERT_EQ(((cc_buf_t *)v)->len, MAX);
+  cc_future_unref(f);
+  /* Records: the same limit. */
+  int64_t in[1] = {3}, out[1];
+  ASSERT_ERR(cc_pool_map_records(p, sq, NULL, big, MAX + 1, out, 8, 1, NULL, NULL),
+             -CC_ETOOBIG);
+  ASSERT_OK(cc_pool_map_records(p, sq, NULL, in, 8, out, 8, 1, NULL, NULL));
+  cc_pool_free(p);
+}
+
+/* A deadline of 0 has passed, as everywhere else; CC_FOREVER waits. */
+static ssize_t slow_echo(const void *in, size_t len, void *out, size_t cap, void *ctx) {
+  (void)ctx;
+  usleep(100 * 1000);
+  if (len > cap)
+    return -CC_ETOOBIG;
+  memcpy(out, in, len);
+  return (ssize_t)len;
+}
+
+TEST(deadline_zero_has_passed) {
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 1};
+  ASSERT_OK(cc_pool_new(&p, &o));
+  cc_buf_t items[1] = {{"x", 1}};
+  cc_pool_iter_t *it;
+  ASSERT_OK(cc_pool_imap(&it, p, slow_echo, NULL, items, 1, true, NULL));
+  size_t idx;
+  cc_buf_t r;
+  int st;
+  ASSERT_ERR(cc_pool_iter_next(it, &idx, &r, &st, 0), -ETIMEDOUT);
+  ASSERT_ERR(cc_pool_join(p, 0), -ETIMEDOUT);
+  ASSERT_OK(cc_pool_iter_next(it, &idx, &r, &st, CC_FOREVER));
+  ASSERT_EQ(r.len, 1);
+  free(r.data);
+  cc_pool_iter_free(it);
+  ASSERT_OK(cc_pool_join(p, 0)); /* idle: no wait needed */
+  ASSERT_OK(cc_pool_join(p, CC_FOREVER));
+  cc_pool_free(p);
+}
+
+/* An initializer that returns an error breaks the pool with that error, as
+ * a failing executor initializer does. */
+static int refusing_init(void *arg) {
+  return (int)(intptr_t)arg;
+}
+
+TEST(failing_initializer_breaks_the_pool) {
+  cc_pool_t *p;
+  cc_pool_opts_t o = {
+      .workers = 2, .initializer = refusing_init, .initargs = (void *)(intptr_t)-EACCES};
+  ASSERT_OK(cc_pool_new(&p, &o));
+  int64_t in[4] = {1, 2, 3, 4}, out[4];
+  ASSERT_ERR(cc_pool_map_records(p, sq, NULL, in, 8, out, 8, 4, NULL, NULL), -EACCES);
+  ASSERT_ERR(cc_pool_map_records(p, sq, NULL, in, 8, out, 8, 4, NULL, NULL), -EACCES);
   cc_pool_free(p);
 }
 
@@ -317,9 +445,9 @@ static void crash_case(int kind) {
     pthread_create(&th, NULL, killer, sh);
   int64_t t0 = cc_now();
   cc_pool_map_opts_t mo = {.chunksize = 10};
-  int r = cc_pool_map_records(p, faulty, NULL, in, 8, out, 8, N, &mo);
+  int r = cc_pool_map_records(p, faulty, NULL, in, 8, out, 8, N, &failed_idx, &mo);
   ASSERT_ERR(r, kind == K_HANG ? -ETIMEDOUT : -CC_EWORKER);
-  ASSERT_EQ(cc_pool_failed_index(), 37);
+  ASSERT_EQ(failed_idx, 37);
   ASSERT_LT(cc_now() - t0, 5000);
   if (kind == K_SIGKILL)
     pthread_join(th, NULL);
@@ -332,7 +460,7 @@ static void crash_case(int kind) {
   ASSERT_EQ(cc_pool_worker_pids(p, after, 2), 2);
   ASSERT_TRUE(after[0] != before[0] || after[1] != before[1]);
   atomic_store(&sh->kind, 0);
-  ASSERT_OK(cc_pool_map_records(p, faulty, NULL, in, 8, out, 8, N, NULL));
+  ASSERT_OK(cc_pool_map_records(p, faulty, NULL, in, 8, out, 8, N, NULL, NULL));
   ASSERT_EQ(out[37], 38);
   cc_pool_free(p);
   cc_shm_free(g_shm);
@@ -354,7 +482,7 @@ TEST(item_timeout) {
   crash_case(K_HANG);
 }
 
-static void bad_init(void *arg) {
+static int bad_init(void *arg) {
   (void)arg;
   abort();
 }
@@ -364,7 +492,7 @@ TEST(initializer_crash_does_not_hang) {
   cc_pool_opts_t o = {.workers = 2, .initializer = bad_init};
   ASSERT_OK(cc_pool_new(&p, &o));
   int64_t in[4] = {1, 2, 3, 4}, out[4];
-  int r = cc_pool_map_records(p, sq, NULL, in, 8, out, 8, 4, NULL);
+  int r = cc_pool_map_records(p, sq, NULL, in, 8, out, 8, 4, NULL, NULL);
   ASSERT_TRUE(r == -CC_EWORKER || r == -CC_ECLOSED);
   cc_pool_free(p);
 }
@@ -373,8 +501,9 @@ TEST(initializer_crash_does_not_hang) {
 
 static int64_t g_init_value;
 
-static void good_init(void *arg) {
+static int good_init(void *arg) {
   g_init_value = (int64_t)(intptr_t)arg;
+  return 0;
 }
 
 static int whoami(const void *in, void *out, void *ctx) {
@@ -399,7 +528,7 @@ TEST(initializer_maxtasks_progress) {
   cc_pool_t *p;
   cc_pool_opts_t o = {.workers = 2,
                       .initializer = good_init,
-                      .initarg = (void *)(intptr_t)42,
+                      .initargs = (void *)(intptr_t)42,
                       .maxtasksperchild = 10,
                       .progress = on_progress,
                       .progress_bar = true};
@@ -407,7 +536,7 @@ TEST(initializer_maxtasks_progress) {
   enum { N = 100 };
   int64_t in[N], out[N][2];
   cc_pool_map_opts_t mo = {.chunksize = 5};
-  ASSERT_OK(cc_pool_map_records(p, whoami, NULL, in, 8, out, 16, N, &mo));
+  ASSERT_OK(cc_pool_map_records(p, whoami, NULL, in, 8, out, 16, N, NULL, &mo));
   int distinct = 0;
   for (int i = 0; i < N; i++) {
     ASSERT_EQ(out[i][1], 42);
@@ -450,10 +579,12 @@ TEST(terminate_during_map) {
   pthread_create(&th, NULL, terminator, p);
   int64_t t0 = cc_now();
   cc_pool_map_opts_t mo = {.chunksize = 1};
-  ASSERT_ERR(cc_pool_map_records(p, slow, NULL, in, 8, out, 8, N, &mo), -CC_ECLOSED);
+  ASSERT_ERR(cc_pool_map_records(p, slow, NULL, in, 8, out, 8, N, NULL, &mo),
+             -CC_ECLOSED);
   ASSERT_LT(cc_now() - t0, 3000);
   pthread_join(th, NULL);
-  ASSERT_ERR(cc_pool_map_records(p, slow, NULL, in, 8, out, 8, 1, NULL), -CC_ECLOSED);
+  ASSERT_ERR(cc_pool_map_records(p, slow, NULL, in, 8, out, 8, 1, NULL, NULL),
+             -CC_ECLOSED);
   cc_pool_free(p);
 }
 
@@ -466,9 +597,9 @@ TEST(map_deadline_then_reuse) {
   for (int i = 0; i < N; i++)
     in[i] = i;
   cc_pool_map_opts_t mo = {.chunksize = 1, .deadline = cc_deadline_in(100)};
-  ASSERT_ERR(cc_pool_map_records(p, slow, NULL, in, 8, out, 8, N, &mo), -ETIMEDOUT);
+  ASSERT_ERR(cc_pool_map_records(p, slow, NULL, in, 8, out, 8, N, NULL, &mo), -ETIMEDOUT);
   /* The abandoned work drains; the pool serves the next map. */
-  ASSERT_OK(cc_pool_map_records(p, sq, NULL, in, 8, out, 8, N, NULL));
+  ASSERT_OK(cc_pool_map_records(p, sq, NULL, in, 8, out, 8, N, NULL, NULL));
   ASSERT_EQ(out[N - 1], (int64_t)(N - 1) * (N - 1));
   cc_pool_free(p);
 }
@@ -495,7 +626,8 @@ static intptr_t co_map(void *arg) {
   for (int i = 0; i < N; i++)
     in[i] = i;
   cc_pool_map_opts_t mo = {.chunksize = 1};
-  ASSERT_OK(cc_pool_map_records(p, slow, NULL, in, 8, out, 8, N, &mo)); /* ~300 ms */
+  ASSERT_OK(
+      cc_pool_map_records(p, slow, NULL, in, 8, out, 8, N, NULL, &mo)); /* ~300 ms */
   for (int i = 0; i < N; i++)
     ASSERT_EQ(out[i], i);
   ASSERT_GE(ticks, 10); /* the loop kept running meanwhile */
@@ -575,7 +707,8 @@ static intptr_t long_map(void *arg) {
   enum { N = 2000 };
   static int64_t in[N], out[N];
   cc_pool_map_opts_t mo = {.chunksize = 1};
-  c->result = cc_pool_map_records(c->pool, slow, NULL, in, 8, out, 8, N, &mo); /* ~20 s */
+  c->result =
+      cc_pool_map_records(c->pool, slow, NULL, in, 8, out, 8, N, NULL, &mo); /* ~20 s */
   return 0;
 }
 
@@ -599,7 +732,7 @@ TEST(cancel_map_in_coroutine) {
   cc_test_run(co_cancel, &c);
   /* The pool is still usable after an abandoned map. */
   int64_t in[3] = {1, 2, 3}, out[3];
-  ASSERT_OK(cc_pool_map_records(c.pool, sq, NULL, in, 8, out, 8, 3, NULL));
+  ASSERT_OK(cc_pool_map_records(c.pool, sq, NULL, in, 8, out, 8, 3, NULL, NULL));
   ASSERT_EQ(out[2], 9);
   cc_pool_free(c.pool);
 }
@@ -662,7 +795,7 @@ static void *mt_map(void *arg) {
   for (int round = 0; round < 5; round++) {
     for (int i = 0; i < N; i++)
       in[i] = a->base + i + round;
-    if (cc_pool_map_records(a->pool, sq, NULL, in, 8, out, 8, N, NULL) != 0)
+    if (cc_pool_map_records(a->pool, sq, NULL, in, 8, out, 8, N, NULL, NULL) != 0)
       a->ok = 0;
     for (int i = 0; i < N; i++)
       if (out[i] != in[i] * in[i])
@@ -709,7 +842,7 @@ static bool running(pid_t pid) {
   return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
 }
 
-static int doomed_parent(void *arg) {
+static intptr_t doomed_parent(void *arg) {
   pid_t *pids = cc_shm_ptr(arg);
   cc_pool_t *p;
   cc_pool_opts_t o = {.workers = 2};
@@ -783,40 +916,43 @@ TEST(map_records_in_shared_memory) {
   cc_pool_t *p;
   cc_pool_opts_t o = {.workers = 2};
   ASSERT_OK(cc_pool_new(&p, &o));
-  ASSERT_OK(cc_pool_map_records(p, sq, NULL, in, 8, out, 8, n, NULL)); /* both in place */
+  ASSERT_OK(
+      cc_pool_map_records(p, sq, NULL, in, 8, out, 8, n, NULL, NULL)); /* both in place */
   check_squares(in, out, n);
   memset(out, 0, n * 8);
-  ASSERT_OK(cc_pool_map_records(p, sq, NULL, pin, 8, out, 8, n, NULL)); /* output only */
+  ASSERT_OK(
+      cc_pool_map_records(p, sq, NULL, pin, 8, out, 8, n, NULL, NULL)); /* output only */
   check_squares(pin, out, n);
-  ASSERT_OK(cc_pool_map_records(p, sq, NULL, in, 8, pout, 8, n, NULL)); /* input only */
+  ASSERT_OK(
+      cc_pool_map_records(p, sq, NULL, in, 8, pout, 8, n, NULL, NULL)); /* input only */
   check_squares(in, pout, n);
   /* Sub-ranges of a block work too. */
   memset(out, 0, n * 8);
-  ASSERT_OK(cc_pool_map_records(p, sq, NULL, in + 100, 8, out + 5, 8, 1000, NULL));
+  ASSERT_OK(cc_pool_map_records(p, sq, NULL, in + 100, 8, out + 5, 8, 1000, NULL, NULL));
   check_squares(in + 100, out + 5, 1000);
   ASSERT_EQ(out[4], 0);
   ASSERT_EQ(out[1005], 0);
   /* The records were really used in place, and a private array was not. */
   g_range->lo = (const char *)in;
   g_range->hi = (const char *)(in + n);
-  ASSERT_OK(cc_pool_map_records(p, in_place, NULL, in, 8, out, 8, n, NULL));
+  ASSERT_OK(cc_pool_map_records(p, in_place, NULL, in, 8, out, 8, n, NULL, NULL));
   for (size_t i = 0; i < n; i++)
     ASSERT_EQ(out[i], 1);
   g_range->lo = (const char *)pin;
   g_range->hi = (const char *)(pin + n);
-  ASSERT_OK(cc_pool_map_records(p, in_place, NULL, pin, 8, out, 8, n, NULL));
+  ASSERT_OK(cc_pool_map_records(p, in_place, NULL, pin, 8, out, 8, n, NULL, NULL));
   for (size_t i = 0; i < n; i++)
     ASSERT_EQ(out[i], 0);
   /* A block made after the workers were forked is not mapped in them: the
    * pool copies, with the same results. */
   cc_shm_t *late;
   int64_t *lout = shm_array(&late, n);
-  ASSERT_OK(cc_pool_map_records(p, sq, NULL, in, 8, lout, 8, n, NULL));
+  ASSERT_OK(cc_pool_map_records(p, sq, NULL, in, 8, lout, 8, n, NULL, NULL));
   check_squares(in, lout, n);
   memcpy(lout, in, n * 8);
   g_range->lo = (const char *)lout;
   g_range->hi = (const char *)(lout + n);
-  ASSERT_OK(cc_pool_map_records(p, in_place, NULL, lout, 8, out, 8, n, NULL));
+  ASSERT_OK(cc_pool_map_records(p, in_place, NULL, lout, 8, out, 8, n, NULL, NULL));
   for (size_t i = 0; i < n; i++)
     ASSERT_EQ(out[i], 0);
   cc_pool_free(p);
@@ -843,14 +979,15 @@ TEST(shared_memory_after_worker_replaced) {
   for (int i = 0; i < N; i++)
     in[i] = i;
   cc_pool_map_opts_t mo = {.chunksize = 3};
-  ASSERT_ERR(cc_pool_map_records(p, faulty, NULL, in, 8, out, 8, N, &mo), -CC_EWORKER);
-  ASSERT_EQ(cc_pool_failed_index(), 37);
+  ASSERT_ERR(cc_pool_map_records(p, faulty, NULL, in, 8, out, 8, N, &failed_idx, &mo),
+             -CC_EWORKER);
+  ASSERT_EQ(failed_idx, 37);
   for (int i = 0; i < N; i++)
     if (i != 37)
       ASSERT_EQ(out[i], i + 1);
   atomic_store(&sh->kind, 0);
   memset(out, 0, N * 8);
-  ASSERT_OK(cc_pool_map_records(p, faulty, NULL, in, 8, out, 8, N, &mo));
+  ASSERT_OK(cc_pool_map_records(p, faulty, NULL, in, 8, out, 8, N, NULL, &mo));
   for (int i = 0; i < N; i++)
     ASSERT_EQ(out[i], i + 1);
   cc_pool_free(p);
@@ -871,7 +1008,7 @@ TEST(abandoned_map_stops_writing_shared_output) {
   cc_pool_opts_t o = {.workers = 2};
   ASSERT_OK(cc_pool_new(&p, &o));
   cc_pool_map_opts_t mo = {.chunksize = 1, .deadline = cc_deadline_in(60)};
-  ASSERT_ERR(cc_pool_map_records(p, slow, NULL, in, 8, out, 8, N, &mo), -ETIMEDOUT);
+  ASSERT_ERR(cc_pool_map_records(p, slow, NULL, in, 8, out, 8, N, NULL, &mo), -ETIMEDOUT);
   int64_t snap[N];
   memcpy(snap, out, sizeof snap);
   usleep(100 * 1000);
@@ -879,4 +1016,104 @@ TEST(abandoned_map_stops_writing_shared_output) {
   cc_pool_free(p);
   cc_shm_free(si);
   cc_shm_free(so);
+}
+
+/* A coroutine whose map with an output in place is abandoned (deadline)
+ * waits for the chunks still writing that output by parking, not by
+ * blocking its loop: here the chunk can finish only once another coroutine
+ * of the same loop has run (it sets a flag the worker waits for). Before
+ * the fix the loop thread sat in pthread_cond_wait, the setter never ran,
+ * and the worker gave up after 3 s (out = 2); the timers make the order
+ * deterministic (the map's deadline, 30 ms, comes before the setter's
+ * 80 ms). */
+static int wait_for_flag(const void *in, void *out, void *ctx) {
+  (void)in;
+  _Atomic int *flag = ctx;
+  int64_t t0 = cc_now();
+  while (!atomic_load(flag) && cc_now() - t0 < 3000)
+    usleep(1000);
+  *(int64_t *)out = atomic_load(flag) ? 1 : 2;
+  return 0;
+}
+
+typedef struct {
+  cc_pool_t *pool;
+  _Atomic int *flag;
+  int64_t *in, *out;
+} inplace_co_t;
+
+static intptr_t flag_setter(void *arg) {
+  inplace_co_t *c = arg;
+  cc_sleep(80);
+  atomic_store(c->flag, 1);
+  return 0;
+}
+
+static intptr_t co_inplace_abandon(void *arg) {
+  inplace_co_t *c = arg;
+  cc_pool_map_opts_t mo = {.chunksize = 1, .deadline = cc_deadline_in(30)};
+  cc_task_t *t;
+  ASSERT_OK(cc_spawn(&t, flag_setter, c));
+  ASSERT_ERR(cc_pool_map_records(c->pool, wait_for_flag, (void *)c->flag, c->in, 8,
+                                 c->out, 8, 1, NULL, &mo),
+             -ETIMEDOUT);
+  ASSERT_EQ(c->out[0], 1); /* written in place before the map returned */
+  ASSERT_OK(cc_join(t, NULL));
+  return 0;
+}
+
+TEST(abandoned_map_in_a_coroutine_parks_for_chunks_in_place) {
+  cc_shm_t *si, *so, *sf;
+  int64_t *in = shm_array(&si, 1), *out = shm_array(&so, 1);
+  ASSERT_OK(cc_shm_new(&sf, sizeof(_Atomic int)));
+  inplace_co_t c = {.flag = cc_shm_ptr(sf), .in = in, .out = out};
+  atomic_store(c.flag, 0);
+  out[0] = 0;
+  cc_pool_opts_t o = {.workers = 1};
+  ASSERT_OK(cc_pool_new(&c.pool, &o));
+  cc_test_run(co_inplace_abandon, &c);
+  cc_pool_free(c.pool);
+  cc_shm_free(si);
+  cc_shm_free(so);
+  cc_shm_free(sf);
+}
+
+/* A child process started from a coroutine starts outside any loop (the
+ * runtime's atfork handler): a pool made and waited on there waits as a
+ * plain thread. */
+static intptr_t child_runs_a_pool(void *arg) {
+  (void)arg;
+  cc_pool_t *p;
+  cc_pool_opts_t o = {.workers = 1};
+  if (cc_pool_new(&p, &o) < 0)
+    return 1;
+  int64_t in[100], out[100];
+  for (int i = 0; i < 100; i++)
+    in[i] = i;
+  int r = cc_pool_map_records(p, sq, NULL, in, 8, out, 8, 100, NULL, NULL);
+  cc_pool_free(p);
+  if (r < 0)
+    return 2;
+  for (int i = 0; i < 100; i++)
+    if (out[i] != (int64_t)i * i)
+      return 3;
+  return 0;
+}
+
+static intptr_t co_start_pool_child(void *arg) {
+  (void)arg;
+  cc_process_t *c;
+  ASSERT_OK(cc_process_start(&c, child_runs_a_pool, NULL, NULL));
+  int code = -1;
+  ASSERT_OK(cc_process_join(c, cc_deadline_in(10000), &code));
+  ASSERT_EQ(code, 0);
+  cc_process_free(c);
+  return 0;
+}
+
+TEST(pool_in_a_child_forked_from_a_coroutine) {
+#if defined(__SANITIZE_THREAD__)
+  SKIP("TSan does not support starting threads after a multi-threaded fork");
+#endif
+  cc_test_run(co_start_pool_child, NULL);
 }

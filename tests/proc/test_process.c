@@ -8,18 +8,18 @@
 #include "concur/process.h"
 #include "test.h"
 
-static int child_exit(void *arg) {
-  return (int)(intptr_t)arg;
+static intptr_t child_exit(void *arg) {
+  return (intptr_t)arg;
 }
 
-static int child_sleep(void *arg) {
+static intptr_t child_sleep(void *arg) {
   (void)arg;
   for (;;)
     pause();
   return 0;
 }
 
-static int child_abort(void *arg) {
+static intptr_t child_abort(void *arg) {
   (void)arg;
   abort();
 }
@@ -76,6 +76,55 @@ TEST(free_kills_running_child) {
   ASSERT_EQ(kill(pid, 0), -1);
 }
 
+/* A thread that starts a child and exits at once takes the child with it
+ * (PR_SET_PDEATHSIG follows the forking thread). Each round is the tight
+ * case: the thread returns right after cc_process_start(). Before the fix
+ * the child, not yet scheduled when its thread exited, set the death signal
+ * too late and nearly always survived (join timed out). */
+static intptr_t start_and_exit(void *arg) {
+  cc_process_t **out = arg;
+  return cc_process_start(out, child_sleep, NULL, NULL);
+}
+
+TEST(child_dies_with_the_thread_that_started_it) {
+  for (int round = 0; round < 20; round++) {
+    cc_process_t *p = NULL;
+    cc_thread_t *t;
+    ASSERT_OK(cc_thread_start(&t, start_and_exit, &p, NULL));
+    intptr_t r = -1;
+    ASSERT_OK(cc_thread_join(t, &r));
+    ASSERT_OK(r);
+    int code = 0;
+    int jr = cc_process_join(p, cc_deadline_in(5000), &code);
+    if (jr < 0)
+      cc_process_kill(p);
+    ASSERT_OK(jr);
+    ASSERT_EQ(code, -SIGKILL);
+    cc_process_free(p);
+  }
+}
+
+static intptr_t start_and_exit_keep(void *arg) {
+  cc_process_opts_t o = {.keep_on_parent_exit = true};
+  return cc_process_start(arg, child_sleep, NULL, &o);
+}
+
+/* keep_on_parent_exit: the child outlives its thread. */
+TEST(keep_on_parent_exit_outlives_the_thread) {
+  cc_process_t *p = NULL;
+  cc_thread_t *t;
+  static cc_process_t *kp;
+  (void)p;
+  ASSERT_OK(cc_thread_start(&t, start_and_exit_keep, &kp, NULL));
+  intptr_t r = -1;
+  ASSERT_OK(cc_thread_join(t, &r));
+  ASSERT_OK(r);
+  int code = 0;
+  ASSERT_ERR(cc_process_join(kp, cc_deadline_in(100), &code), -ETIMEDOUT);
+  ASSERT_TRUE(cc_process_is_alive(kp));
+  cc_process_free(kp);
+}
+
 TEST(bad_args) {
   cc_process_t *p;
   ASSERT_ERR(cc_process_start(NULL, child_exit, NULL, NULL), -EINVAL);
@@ -89,7 +138,7 @@ TEST(bad_args) {
 
 /* ---- join from a coroutine does not block the loop ----------------------- */
 
-static int child_short(void *arg) {
+static intptr_t child_short(void *arg) {
   (void)arg;
   usleep(150 * 1000);
   return 3;
@@ -133,7 +182,7 @@ typedef struct {
   cc_conn_t *a, *b;
 } pipe_pair_t;
 
-static int echo_child(void *arg) {
+static intptr_t echo_child(void *arg) {
   pipe_pair_t *pp = arg;
   cc_conn_close(pp->a);
   for (;;) {
@@ -190,7 +239,7 @@ TEST(pipe_duplex) {
   cc_process_free(p);
 }
 
-static int writer_child(void *arg) {
+static intptr_t writer_child(void *arg) {
   pipe_pair_t *pp = arg;
   cc_conn_close(pp->a);
   cc_conn_send(pp->b, "x", 1, CC_FOREVER);
@@ -218,7 +267,7 @@ TEST(pipe_one_way_eof) {
 
 static cc_mpqueue_t *gq;
 
-static int producer(void *arg) {
+static intptr_t producer(void *arg) {
   int id = (int)(intptr_t)arg;
   for (int i = 0; i < 500; i++) {
     int v[2] = {id, i};
@@ -281,7 +330,7 @@ TEST(queue_in_coroutine) {
 
 /* ---- shared memory ----------------------------------------------------- */
 
-static int shm_child(void *arg) {
+static intptr_t shm_child(void *arg) {
   long *v = cc_shm_ptr(arg);
   for (int i = 0; i < 1000; i++)
     v[i] = i * i;

@@ -135,7 +135,8 @@ int main(int argc, char **argv) {
   for (int i = 0; i < N; i++)
     in[i] = i;
   cc_pool_map_opts_t mo = {.chunksize = 50};
-  r = cc_pool_map_records(pool, square, NULL, in, sizeof(int), out, sizeof(int), N, &mo);
+  r = cc_pool_map_records(pool, square, NULL, in, sizeof(int), out, sizeof(int), N, NULL,
+                          &mo);
   cc_pool_free(pool);
   if (r < 0)
     return 3;

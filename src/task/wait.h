@@ -1,9 +1,10 @@
 /* Internal: waiting on a thread-level primitive from a thread OR a coroutine.
  *
- * Every blocking primitive of exec/ (thread Lock, Event, Semaphore,
- * Condition, Barrier, Queue, futures, thread join, executor shutdown) is a
- * pthread mutex guarding some state plus one or more wait queues of
- * cc__tw_t. A waiter is either
+ * The one "wait from a thread or from a coroutine" facility of the layers
+ * above task/: every blocking primitive of exec/ (thread Lock, Event,
+ * Semaphore, Condition, Barrier, Queue, futures, thread join, executor
+ * shutdown) and the process pool of proc/ is a pthread mutex guarding some
+ * state plus one or more wait queues of cc__tw_t. A waiter is either
  *   - a coroutine (task != NULL): it parks with cc__park() and is woken with
  *     cc__wake(); its loop keeps running other coroutines meanwhile; or
  *   - a plain thread (task == NULL): it sleeps on its own condition variable
@@ -22,8 +23,8 @@
  * skips a coroutine whose park already ended (cc__wake() returns false), so
  * that waiter returns its error and the signal goes to the next one.
  */
-#ifndef CC_EXEC_WAIT_H
-#define CC_EXEC_WAIT_H
+#ifndef CC_TASK_WAIT_H
+#define CC_TASK_WAIT_H
 
 #include <pthread.h>
 #include <stdbool.h>

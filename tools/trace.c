@@ -1,6 +1,6 @@
-/* `concur trace FILE.json [-o timeline.svg] [--width PX]`: draws a Chrome
- * trace-event file (the one CONCUR_TRACE writes, or any other in the same
- * format) as a timeline picture, offline.
+/* `concur trace FILE.json [-o timeline.svg] [--width PX]` (concur_cmd_trace): draws a
+ * Chrome trace-event file (the one CONCUR_TRACE writes, or any other in the same format)
+ * as a timeline picture, offline.
  *
  * The picture: a lane per thread, grouped under a header per process
  * (worker processes of a pool each get theirs), labelled with the track
@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd_trace.h"
+#include "cmd.h"
 
 #define MAX_ROWS   8
 #define MAX_LANES  96
@@ -923,29 +923,33 @@ static void draw(out_t *o, const char *path, double min_px) {
 /* ---- main ---------------------------------------------------------------------------
  */
 
-int concur_trace_main(int argc, char **argv) {
+static int trace_main(int argc, char **argv) {
   const char *in = NULL, *outp = "timeline.svg";
   W = 1200;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-o") && i + 1 < argc) {
-      outp = argv[++i];
-    } else if (!strcmp(argv[i], "--width") && i + 1 < argc) {
-      W = atoi(argv[++i]);
-      if (W < 600 || W > 20000) {
-        fprintf(stderr, "concur trace: --width must be 600..20000\n");
-        return 2;
+    if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--width")) {
+      if (i + 1 == argc)
+        return concur_usage_error("trace", "%s needs a value", argv[i]);
+      if (argv[i][1] == 'o') {
+        outp = argv[++i];
+        continue;
       }
-    } else if (argv[i][0] == '-' || in) {
-      fprintf(stderr, "usage: concur trace FILE.json [-o timeline.svg] [--width PX]\n");
-      return 2;
+      char *end;
+      long w = strtol(argv[++i], &end, 10);
+      if (*end || w < 600 || w > 20000)
+        return concur_usage_error("trace", "bad --width '%s' (600 to 20000 pixels)",
+                                  argv[i]);
+      W = (int)w;
+    } else if (argv[i][0] == '-' && argv[i][1]) {
+      return concur_usage_error("trace", "unknown option '%s'", argv[i]);
+    } else if (in) {
+      return concur_usage_error("trace", "one trace file at a time ('%s')", argv[i]);
     } else {
       in = argv[i];
     }
   }
-  if (!in) {
-    fprintf(stderr, "usage: concur trace FILE.json [-o timeline.svg] [--width PX]\n");
-    return 2;
-  }
+  if (!in)
+    return concur_usage_error("trace", "which trace file?");
   if (load(in) < 0)
     return 1;
   layout();
@@ -979,3 +983,20 @@ int concur_trace_main(int argc, char **argv) {
   map_free(&lane_stack);
   return 0;
 }
+
+const concur_cmd_t concur_cmd_trace = {
+    .name = "trace",
+    .args = "FILE.json [-o SVG] [--width PX]",
+    .summary = "draw a CONCUR_TRACE file as an SVG timeline",
+    .help =
+        "Draws a trace written with CONCUR_TRACE=FILE.json (or any Chrome trace-event\n"
+        "file) as a picture: a lane per thread and per worker process, spans\n"
+        "coloured by kind (task, thread job, pool chunk, HTTP client and server,\n"
+        "user span), a time axis and a legend. Open the SVG in a browser (each\n"
+        "bar has a tooltip); the JSON itself opens in Perfetto.\n"
+        "\n"
+        "  FILE.json      the trace to draw\n"
+        "  -o SVG         where to write the picture (default timeline.svg)\n"
+        "  --width PX     its width in pixels, 600 to 20000 (default 1200)\n",
+    .main = trace_main,
+};

@@ -1,6 +1,6 @@
 /* Waiting on thread-level primitives from threads and coroutines alike
  * (see wait.h for the protocol). */
-#include "exec/wait.h"
+#include "task/wait.h"
 
 #include <errno.h>
 #include <time.h>
