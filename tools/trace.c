@@ -986,7 +986,7 @@ static int trace_main(int argc, char **argv) {
 
 const concur_cmd_t concur_cmd_trace = {
     .name = "trace",
-    .args = "FILE.json [-o SVG] [--width PX]",
+    .args = "FILE [-o SVG]",
     .summary = "draw a CONCUR_TRACE file as an SVG timeline",
     .help =
         "Draws a trace written with CONCUR_TRACE=FILE.json (or any Chrome trace-event\n"
