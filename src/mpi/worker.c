@@ -1,0 +1,115 @@
+/* concur::mpi, worker ranks: serve the chunks of one map until rank 0 ends
+ * it. Runs in every rank but rank 0 (in a job of several ranks). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpi_int.h"
+
+/* Waits for the next message from rank 0 without spinning a core. */
+static int wait_msg(cc_mpi_t *m) {
+  unsigned idle = 0;
+  for (;;) {
+    int flag = 0;
+    MPI_Status st;
+    if (MPI_Iprobe(0, T_CHUNK, m->comm, &flag, &st) != MPI_SUCCESS)
+      return -CC_EMPI;
+    if (flag)
+      return 0;
+    cc__mpi_backoff(&idle, false);
+  }
+}
+
+static int answer(cc_mpi_t *m, res_hdr_t *rh, const void *data) {
+  if (MPI_Send(rh, sizeof *rh, MPI_BYTE, 0, T_RHDR, m->comm) != MPI_SUCCESS ||
+      MPI_Send(data, (int)rh->len, MPI_BYTE, 0, T_RDATA, m->comm) != MPI_SUCCESS)
+    return -CC_EMPI;
+  return 0;
+}
+
+int cc__mpi_serve(cc_mpi_t *m, int kind, cc_pool_rec_fn rfn, cc_pool_fn bfn, void *ctx) {
+  uint32_t map = m->map_seq;
+  char *in = NULL;
+  size_t in_cap = 0;
+  int err = 0;
+  for (;;) {
+    if ((err = wait_msg(m)) < 0)
+      break;
+    chunk_hdr_t h;
+    if (MPI_Recv(&h, sizeof h, MPI_BYTE, 0, T_CHUNK, m->comm, MPI_STATUS_IGNORE) !=
+        MPI_SUCCESS) {
+      err = -CC_EMPI;
+      break;
+    }
+    if (h.magic != CC_MPI_MAGIC) {
+      err = -EBADMSG;
+      break;
+    }
+    if (h.kind == K_END)
+      break;
+    if (h.len > in_cap) {
+      free(in);
+      in_cap = h.len;
+      if (!(in = malloc(in_cap))) {
+        err = -ENOMEM;
+        break;
+      }
+    }
+    if (MPI_Recv(in, (int)h.len, MPI_BYTE, 0, T_CDATA, m->comm, MPI_STATUS_IGNORE) !=
+        MPI_SUCCESS) {
+      err = -CC_EMPI;
+      break;
+    }
+    res_hdr_t rh = {.magic = CC_MPI_MAGIC,
+                    .map = h.map,
+                    .id = h.id,
+                    .count = h.count,
+                    .fail_off = (uint64_t)-1};
+    /* A chunk of another map, or of the other kind, means the ranks do not
+     * make the same calls: every item of it fails, and rank 0 says so. */
+    bool wrong = h.map != map || (int)h.kind != kind;
+    int64_t t0 = cc__mpi_now_ns();
+    if (h.kind == K_REC) {
+      size_t len = h.count * h.out_size;
+      char *out = malloc(len ? len : 1);
+      size_t off = 0;
+      int r = !out    ? -ENOMEM
+              : wrong ? -EINVAL
+                      : cc__mpi_run_records(m, rfn, ctx, in, h.in_size, out, h.out_size,
+                                            h.count, &off);
+      if (r < 0 && off == (size_t)-1)
+        off = 0;
+      rh.err = r;
+      rh.fail_off = r < 0 ? off : (uint64_t)-1;
+      rh.compute_ns = (uint64_t)(cc__mpi_now_ns() - t0);
+      rh.len = out ? len : 0;
+      err = answer(m, &rh, out ? out : (void *)&rh);
+      free(out);
+    } else {
+      char *res = NULL;
+      size_t res_len = 0;
+      int r = wrong ? -EINVAL
+                    : cc__mpi_run_bytes(m, bfn, ctx, in, h.len, h.count, &res, &res_len);
+      if (r < 0) {
+        /* Every item of the chunk fails with r. */
+        free(res);
+        res_len = cc__mpi_bytes_res_offset(h.count) + h.count * sizeof(uint64_t);
+        res = calloc(1, res_len);
+        if (!res) {
+          err = -ENOMEM;
+          break;
+        }
+        for (size_t i = 0; i < h.count; i++)
+          ((int32_t *)res)[i] = r;
+      }
+      rh.compute_ns = (uint64_t)(cc__mpi_now_ns() - t0);
+      rh.len = res_len;
+      err = answer(m, &rh, res);
+      free(res);
+    }
+    if (err < 0)
+      break;
+  }
+  free(in);
+  return err;
+}
