@@ -342,3 +342,57 @@ TEST(two_hosts) {
   ASSERT_GT(rx, 2000000);
   ASSERT_GT(tx, 2000000);
 }
+
+/* ---- concur mine --mpi gives the answer of concur mine ------------------ */
+
+#ifdef CONCUR_TOOL
+static void strip_first_line_times(char *s) {
+  /* "mined N files, X MB, W words (D distinct) in T s on ..." : keep up to
+   * "distinct)", drop the time and the workers, keep the rest of the text. */
+  char *d = strstr(s, "distinct)"), *nl = strchr(s, '\n');
+  ASSERT_NOT_NULL(d);
+  ASSERT_NOT_NULL(nl);
+  d += strlen("distinct)");
+  memmove(d, nl, strlen(nl) + 1);
+}
+
+TEST(mine) {
+  char dir[128], path[192];
+  snprintf(dir, sizeof dir, "/tmp/cc_mpi_mine_%d", (int)getpid());
+  ASSERT_EQ(mkdir(dir, 0755), 0);
+  static const char *words[] = {"alpha", "beta",  "gamma", "delta",  "epsilon",
+                                "zeta",  "theta", "kappa", "lambda", "sigma"};
+  for (int f = 0; f < 40; f++) {
+    snprintf(path, sizeof path, "%s/page%02d.html", dir, f);
+    FILE *fp = fopen(path, "w");
+    ASSERT_NOT_NULL(fp);
+    fprintf(fp, "<html><head><title>Page %d</title></head><body><p>", f);
+    for (int w = 0; w < 2000; w++)
+      fprintf(fp, "%s &amp; ", words[(w * 7 + f * 3) % (w % 10 + 1)]);
+    fprintf(fp, "</p></body></html>\n");
+    fclose(fp);
+  }
+  job_env();
+  char one[8192], many[8192];
+  char *argv1[] = {CONCUR_TOOL, "mine", dir, "--workers", "2", NULL};
+  int st = run(argv1, one, sizeof one, 45);
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  char *argv2[] = {MPIEXEC, "--oversubscribe", "-n", "4", CONCUR_TOOL,
+                   "mine",  "--mpi",           dir,  NULL};
+  st = run(argv2, many, sizeof many, 45);
+  fputs(many, stderr);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    CC_TEST_FAIL("concur mine --mpi: status 0x%x:\n%s", st, many);
+  assert_no_job_left();
+  for (int f = 0; f < 40; f++) {
+    snprintf(path, sizeof path, "%s/page%02d.html", dir, f);
+    unlink(path);
+  }
+  rmdir(dir);
+  ASSERT_NOT_NULL(strstr(many, "MPI ranks"));
+  ASSERT_NOT_NULL(strstr(one, "mined 40 files"));
+  strip_first_line_times(one);
+  strip_first_line_times(many);
+  ASSERT_STR_EQ(one, many);
+}
+#endif
