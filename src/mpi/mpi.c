@@ -4,6 +4,7 @@
  * serving loop of the worker ranks in worker.c. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,17 +24,48 @@ int64_t cc__mpi_now_ns(void) {
 
 /* Polling with back-off: MPI's blocking calls spin at 100% CPU, which on a
  * machine whose cores run the items would steal one from them. A caller
- * with transfers in flight (busy) naps for 20 us between progress calls so
- * that fragmented large messages keep moving; an idle one backs off to 1 ms. */
+ * with transfers in flight (busy) only yields the CPU between progress calls,
+ * because Open MPI moves a large message in fragments, each of which needs a
+ * progress call on both sides; an idle one naps, backing off to 1 ms. */
 void cc__mpi_backoff(unsigned *idle, bool busy) {
   unsigned k = (*idle)++;
   if (k < 64)
     return;
-  long ns = busy ? 20000 : 20000L << (k - 64 < 6 ? k - 64 : 6);
+  if (busy) {
+    sched_yield();
+    return;
+  }
+  long ns = 20000L << (k - 64 < 6 ? k - 64 : 6);
   if (ns > 1000000)
     ns = 1000000;
   struct timespec ts = {0, ns};
   nanosleep(&ts, NULL);
+}
+
+int cc__mpi_wait(MPI_Request *reqs, int n) {
+  unsigned idle = 0;
+  for (;;) {
+    int flag = 0;
+    if (MPI_Testall(n, reqs, &flag, MPI_STATUSES_IGNORE) != MPI_SUCCESS)
+      return -CC_EMPI;
+    if (flag)
+      return 0;
+    cc__mpi_backoff(&idle, true);
+  }
+}
+
+int cc__mpi_send(const void *buf, size_t len, int to, int tag, MPI_Comm comm) {
+  MPI_Request r;
+  if (MPI_Isend(buf, (int)len, MPI_BYTE, to, tag, comm, &r) != MPI_SUCCESS)
+    return -CC_EMPI;
+  return cc__mpi_wait(&r, 1);
+}
+
+int cc__mpi_recv(void *buf, size_t len, int from, int tag, MPI_Comm comm) {
+  MPI_Request r;
+  if (MPI_Irecv(buf, (int)len, MPI_BYTE, from, tag, comm, &r) != MPI_SUCCESS)
+    return -CC_EMPI;
+  return cc__mpi_wait(&r, 1);
 }
 
 /* ---- the note of what is done (rank 0, read by a signal handler) ------- */

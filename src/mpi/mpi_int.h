@@ -100,5 +100,12 @@ void cc__mpi_note_clear(void);
 
 int64_t cc__mpi_now_ns(void);
 void cc__mpi_backoff(unsigned *idle, bool busy);
+/* Blocking transfers that do not spin a core: nonblocking calls completed
+ * by polling with cc__mpi_backoff() (Open MPI's own blocking calls spin,
+ * which on an oversubscribed machine starves the rank that must progress
+ * the other end). Return 0 or -CC_EMPI. */
+int cc__mpi_wait(MPI_Request *reqs, int n);
+int cc__mpi_send(const void *buf, size_t len, int to, int tag, MPI_Comm comm);
+int cc__mpi_recv(void *buf, size_t len, int from, int tag, MPI_Comm comm);
 
 #endif

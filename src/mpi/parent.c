@@ -18,7 +18,7 @@
 
 #define DEPTH       2
 #define TARGET_NS   10000000.0 /* 10 ms of work per chunk */
-#define CHUNK_BYTES (16u << 20)
+#define CHUNK_BYTES (4u << 20)
 
 typedef struct chunk {
   chunk_hdr_t h;
@@ -311,9 +311,9 @@ static int fill(job_t *j) {
 
 static int receive(job_t *j, int w) {
   res_hdr_t rh;
-  if (MPI_Recv(&rh, sizeof rh, MPI_BYTE, w, T_RHDR, j->m->comm, MPI_STATUS_IGNORE) !=
-      MPI_SUCCESS)
-    return -CC_EMPI;
+  int e = cc__mpi_recv(&rh, sizeof rh, w, T_RHDR, j->m->comm);
+  if (e < 0)
+    return e;
   chunk_t *c = j->head[w];
   if (!c || rh.magic != CC_MPI_MAGIC || rh.id != c->h.id)
     return -EBADMSG;
@@ -323,9 +323,8 @@ static int receive(job_t *j, int w) {
     dst = j->out + c->h.first * j->out_size; /* straight into place */
   else if (!(dst = c->res = malloc(rh.len ? rh.len : 1)))
     return -ENOMEM;
-  if (MPI_Recv(dst, (int)rh.len, MPI_BYTE, w, T_RDATA, j->m->comm, MPI_STATUS_IGNORE) !=
-      MPI_SUCCESS)
-    return -CC_EMPI;
+  if ((e = cc__mpi_recv(dst, rh.len, w, T_RDATA, j->m->comm)) < 0)
+    return e;
   if (j->kind == K_REC && rh.len != want) {
     free(c->res);
     c->res = NULL;
@@ -334,8 +333,8 @@ static int receive(job_t *j, int w) {
   } else if (j->kind == K_BYTES) {
     c->res_len = rh.len;
   }
-  if (!c->sent && MPI_Waitall(2, c->req, MPI_STATUSES_IGNORE) != MPI_SUCCESS)
-    return -CC_EMPI;
+  if (!c->sent && (e = cc__mpi_wait(c->req, 2)) < 0)
+    return e;
   if (!(j->head[w] = c->next))
     j->tail[w] = NULL;
   j->inflight[w]--;
@@ -373,7 +372,7 @@ static int end_map(job_t *j) {
   j->ended = true;
   chunk_hdr_t h = {.magic = CC_MPI_MAGIC, .map = j->map, .kind = K_END};
   for (int w = 1; w < j->m->size; w++)
-    if (MPI_Send(&h, sizeof h, MPI_BYTE, w, T_CHUNK, j->m->comm) != MPI_SUCCESS)
+    if (cc__mpi_send(&h, sizeof h, w, T_CHUNK, j->m->comm) < 0)
       return -CC_EMPI;
   progress(j, true);
   cc__mpi_note_clear();

@@ -21,26 +21,26 @@ static int wait_msg(cc_mpi_t *m) {
 }
 
 static int answer(cc_mpi_t *m, res_hdr_t *rh, const void *data) {
-  if (MPI_Send(rh, sizeof *rh, MPI_BYTE, 0, T_RHDR, m->comm) != MPI_SUCCESS ||
-      MPI_Send(data, (int)rh->len, MPI_BYTE, 0, T_RDATA, m->comm) != MPI_SUCCESS)
+  MPI_Request r[2];
+  if (MPI_Isend(rh, sizeof *rh, MPI_BYTE, 0, T_RHDR, m->comm, &r[0]) != MPI_SUCCESS ||
+      MPI_Isend(data, (int)rh->len, MPI_BYTE, 0, T_RDATA, m->comm, &r[1]) != MPI_SUCCESS)
     return -CC_EMPI;
-  return 0;
+  return cc__mpi_wait(r, 2);
 }
 
 int cc__mpi_serve(cc_mpi_t *m, int kind, cc_pool_rec_fn rfn, cc_pool_fn bfn, void *ctx) {
   uint32_t map = m->map_seq;
-  char *in = NULL;
-  size_t in_cap = 0;
+  /* Buffers kept from chunk to chunk: a chunk is megabytes, and memory
+   * freshly mapped for each would cost a page fault per page. */
+  char *in = NULL, *out = NULL;
+  size_t in_cap = 0, out_cap = 0;
   int err = 0;
   for (;;) {
     if ((err = wait_msg(m)) < 0)
       break;
     chunk_hdr_t h;
-    if (MPI_Recv(&h, sizeof h, MPI_BYTE, 0, T_CHUNK, m->comm, MPI_STATUS_IGNORE) !=
-        MPI_SUCCESS) {
-      err = -CC_EMPI;
+    if ((err = cc__mpi_recv(&h, sizeof h, 0, T_CHUNK, m->comm)) < 0)
       break;
-    }
     if (h.magic != CC_MPI_MAGIC) {
       err = -EBADMSG;
       break;
@@ -55,11 +55,8 @@ int cc__mpi_serve(cc_mpi_t *m, int kind, cc_pool_rec_fn rfn, cc_pool_fn bfn, voi
         break;
       }
     }
-    if (MPI_Recv(in, (int)h.len, MPI_BYTE, 0, T_CDATA, m->comm, MPI_STATUS_IGNORE) !=
-        MPI_SUCCESS) {
-      err = -CC_EMPI;
+    if ((err = cc__mpi_recv(in, h.len, 0, T_CDATA, m->comm)) < 0)
       break;
-    }
     res_hdr_t rh = {.magic = CC_MPI_MAGIC,
                     .map = h.map,
                     .id = h.id,
@@ -71,7 +68,13 @@ int cc__mpi_serve(cc_mpi_t *m, int kind, cc_pool_rec_fn rfn, cc_pool_fn bfn, voi
     int64_t t0 = cc__mpi_now_ns();
     if (h.kind == K_REC) {
       size_t len = h.count * h.out_size;
-      char *out = malloc(len ? len : 1);
+      if (len > out_cap || !out) {
+        free(out);
+        out_cap = len > out_cap ? len : out_cap;
+        out = malloc(out_cap ? out_cap : 1);
+        if (!out)
+          out_cap = 0;
+      }
       size_t off = 0;
       int r = !out    ? -ENOMEM
               : wrong ? -EINVAL
@@ -84,7 +87,6 @@ int cc__mpi_serve(cc_mpi_t *m, int kind, cc_pool_rec_fn rfn, cc_pool_fn bfn, voi
       rh.compute_ns = (uint64_t)(cc__mpi_now_ns() - t0);
       rh.len = out ? len : 0;
       err = answer(m, &rh, out ? out : (void *)&rh);
-      free(out);
     } else {
       char *res = NULL;
       size_t res_len = 0;
@@ -111,5 +113,6 @@ int cc__mpi_serve(cc_mpi_t *m, int kind, cc_pool_rec_fn rfn, cc_pool_fn bfn, voi
       break;
   }
   free(in);
+  free(out);
   return err;
 }
