@@ -8,10 +8,14 @@ JOBS ?= $(shell nproc)
 
 # Debian packages the build and the tests need.
 DEPS := build-essential cmake pkg-config libssl-dev openssl
+# concur::mpi (CONCUR_MPI) and its tests under mpirun, two hosts as network namespaces.
+DEPS += openmpi-bin libopenmpi-dev iproute2
 # The demo's data-mining part reads the Python documentation.
 DEMO_DEPS := python3-doc
 # Peers the benchmarks compare against (installed by `make bench` only).
 BENCH_DEPS := golang-go python3 python3-uvloop
+# The MPI benchmarks' peer (mpi4py.futures).
+BENCH_DEPS += python3-mpi4py
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
