@@ -440,11 +440,18 @@ int cc_mpi_init(cc_mpi_t **out, int *argc, char ***argv, const cc_mpi_opts_t *op
       if (m->o.initializer)
         m->o.initializer(m->o.initarg);
     } else {
+      if (cc_shm_new(&m->shm_in, CC_MPI_CHUNK_BYTES) < 0 ||
+          cc_shm_new(&m->shm_out, CC_MPI_CHUNK_BYTES) < 0) {
+        cc_shm_free(m->shm_in); /* optional: chunks then go through the rings */
+        m->shm_in = NULL;
+      }
       cc_pool_opts_t po = {.workers = local,
                            .initializer = m->o.initializer,
                            .initarg = m->o.initarg,
                            .max_result = m->o.max_result};
       if ((r = cc_pool_new(&m->pool, &po)) < 0) {
+        cc_shm_free(m->shm_in);
+        cc_shm_free(m->shm_out);
         free(m);
         return r;
       }
@@ -501,6 +508,8 @@ fail:
   free(m->ck_path);
   ck_name = NULL;
   cc_pool_free(m->pool);
+  cc_shm_free(m->shm_in);
+  cc_shm_free(m->shm_out);
   free(m);
   return r;
 }
@@ -548,6 +557,8 @@ void cc_mpi_finalize(cc_mpi_t *m) {
   if (m->we_init)
     MPI_Finalize();
   cc_pool_free(m->pool);
+  cc_shm_free(m->shm_in);
+  cc_shm_free(m->shm_out);
   free(m->ck);
   free(m->ck_path);
   free(m);

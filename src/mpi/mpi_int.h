@@ -50,6 +50,10 @@ typedef struct ck_rec {
   uint64_t n, in_size, out_size, first, count, fail_off, len;
 } ck_rec_t;
 
+/* Largest chunk data rank 0 sends (a chunk of records holds at least one,
+ * whatever its size). */
+#define CC_MPI_CHUNK_BYTES (4u << 20)
+
 #define CK_FILE_MAGIC "CCMPICK1"
 #define CK_REC_MAGIC  0x4b43636au
 
@@ -65,8 +69,12 @@ struct cc_mpi {
   pthread_t thread; /* the thread that may call when provided < SERIALIZED */
   MPI_Comm comm;
   cc_pool_t *pool; /* the local pool, or NULL */
-  int threads;     /* >0: items run on that many threads, no pool */
-  int local;       /* workers of this rank that run items */
+  /* Shared memory made before the pool: a worker rank receives a records
+   * chunk into shm_in and the pool's workers read it and write shm_out in
+   * place, which is sent back as it is (no copy through the pool's rings). */
+  cc_shm_t *shm_in, *shm_out;
+  int threads; /* >0: items run on that many threads, no pool */
+  int local;   /* workers of this rank that run items */
   cc_mpi_opts_t o;
   uint32_t map_seq; /* maps started so far on this rank */
   size_t failed_index, resumed;

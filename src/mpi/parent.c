@@ -18,7 +18,7 @@
 
 #define DEPTH       2
 #define TARGET_NS   10000000.0 /* 10 ms of work per chunk */
-#define CHUNK_BYTES (4u << 20)
+#define CHUNK_BYTES CC_MPI_CHUNK_BYTES
 
 typedef struct chunk {
   chunk_hdr_t h;

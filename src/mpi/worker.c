@@ -47,15 +47,20 @@ int cc__mpi_serve(cc_mpi_t *m, int kind, cc_pool_rec_fn rfn, cc_pool_fn bfn, voi
     }
     if (h.kind == K_END)
       break;
-    if (h.len > in_cap) {
+    /* A records chunk that fits goes straight into the shared block the
+     * local pool's workers read in place. */
+    bool shm = m->shm_in && m->shm_out && h.kind == K_REC &&
+               h.len <= CC_MPI_CHUNK_BYTES && h.count * h.out_size <= CC_MPI_CHUNK_BYTES;
+    char *dst = shm ? cc_shm_ptr(m->shm_in) : in;
+    if (!shm && h.len > in_cap) {
       free(in);
       in_cap = h.len;
-      if (!(in = malloc(in_cap))) {
+      if (!(dst = in = malloc(in_cap))) {
         err = -ENOMEM;
         break;
       }
     }
-    if ((err = cc__mpi_recv(in, h.len, 0, T_CDATA, m->comm)) < 0)
+    if ((err = cc__mpi_recv(dst, h.len, 0, T_CDATA, m->comm)) < 0)
       break;
     res_hdr_t rh = {.magic = CC_MPI_MAGIC,
                     .map = h.map,
@@ -68,30 +73,33 @@ int cc__mpi_serve(cc_mpi_t *m, int kind, cc_pool_rec_fn rfn, cc_pool_fn bfn, voi
     int64_t t0 = cc__mpi_now_ns();
     if (h.kind == K_REC) {
       size_t len = h.count * h.out_size;
-      if (len > out_cap || !out) {
+      if (shm) {
+        /* out stays as it is: this chunk's output is the shared block */
+      } else if (len > out_cap || !out) {
         free(out);
         out_cap = len > out_cap ? len : out_cap;
         out = malloc(out_cap ? out_cap : 1);
         if (!out)
           out_cap = 0;
       }
+      char *o = shm ? cc_shm_ptr(m->shm_out) : out;
       size_t off = 0;
-      int r = !out    ? -ENOMEM
+      int r = !o      ? -ENOMEM
               : wrong ? -EINVAL
-                      : cc__mpi_run_records(m, rfn, ctx, in, h.in_size, out, h.out_size,
+                      : cc__mpi_run_records(m, rfn, ctx, dst, h.in_size, o, h.out_size,
                                             h.count, &off);
       if (r < 0 && off == (size_t)-1)
         off = 0;
       rh.err = r;
       rh.fail_off = r < 0 ? off : (uint64_t)-1;
       rh.compute_ns = (uint64_t)(cc__mpi_now_ns() - t0);
-      rh.len = out ? len : 0;
-      err = answer(m, &rh, out ? out : (void *)&rh);
+      rh.len = o ? len : 0;
+      err = answer(m, &rh, o ? o : (void *)&rh);
     } else {
       char *res = NULL;
       size_t res_len = 0;
       int r = wrong ? -EINVAL
-                    : cc__mpi_run_bytes(m, bfn, ctx, in, h.len, h.count, &res, &res_len);
+                    : cc__mpi_run_bytes(m, bfn, ctx, dst, h.len, h.count, &res, &res_len);
       if (r < 0) {
         /* Every item of the chunk fails with r. */
         free(res);
