@@ -80,8 +80,10 @@ typedef struct cc_mpi_opts {
  *  before this call (the pool's 'fork' rule). Outside mpirun the program is
  *  a job of one rank that runs every item in its own local pool.
  *  Caller owns *out (cc_mpi_finalize()). Never suspends.
- *  Errors: -EINVAL, -ENOMEM, -CC_EMPI, the pool's errors; -CC_ECHECKPOINT
- *  or -errno when the checkpoint cannot be opened or read. */
+ *  Errors: -EINVAL, -ENOMEM and the pool's errors (before MPI_Init). A
+ *  failure after MPI_Init (-CC_EMPI; on rank 0 a checkpoint that cannot be
+ *  opened or is not one, -errno or -CC_ECHECKPOINT) is printed and the job
+ *  is aborted (MPI_Abort): the other ranks would otherwise wait forever. */
 CC_EXTERN int cc_mpi_init(cc_mpi_t **out, int *argc, char ***argv,
                           const cc_mpi_opts_t *opts);
 
