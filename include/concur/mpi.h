@@ -31,8 +31,9 @@
  *
  * Threads: the cc_mpi calls of a rank must be made by one thread at a time
  * (MPI_THREAD_SERIALIZED is requested; if Open MPI grants less, only the
- * thread that called cc_mpi_init() may call them, others get -EPERM). They
- * block the calling thread, even in a coroutine.
+ * thread that called cc_mpi_init() may call them, others get -EPERM; below
+ * FUNNELED, which the local pool's manager thread needs, cc_mpi_init()
+ * aborts the job). They block the calling thread, even in a coroutine.
  */
 #ifndef CONCUR_MPI_H
 #define CONCUR_MPI_H

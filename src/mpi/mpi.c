@@ -468,6 +468,14 @@ int cc_mpi_init(cc_mpi_t **out, int *argc, char ***argv, const cc_mpi_opts_t *op
   } else {
     MPI_Query_thread(&m->provided);
   }
+  /* The local pool's manager thread, or the item threads, exist beside the
+   * one that calls MPI: that is MPI_THREAD_FUNNELED at least. */
+  if (m->provided < MPI_THREAD_FUNNELED && (m->pool || m->threads > 1)) {
+    fprintf(stderr, "concur mpi: MPI granted thread level %d only (FUNNELED needed)\n",
+            m->provided);
+    r = -CC_EMPI;
+    goto fail;
+  }
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   if (MPI_Comm_dup(MPI_COMM_WORLD, &m->comm) != MPI_SUCCESS) {
     r = -CC_EMPI;
