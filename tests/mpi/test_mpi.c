@@ -155,7 +155,7 @@ static void run_case(int np, const char *c, const char *a1, const char *a2) {
   snprintf(nps, sizeof nps, "%d", np);
   char *argv[] = {MPIEXEC,   "--oversubscribe", "-n",       nps, MPI_CASES,
                   (char *)c, (char *)a1,        (char *)a2, NULL};
-  int st = run(argv, out, sizeof out, 45);
+  int st = run(argv, out, sizeof out, 25);
   char want[64];
   snprintf(want, sizeof want, "OK %s", c);
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !strstr(out, want))
@@ -205,7 +205,7 @@ TEST(two_ranks) {
 TEST(singleton) {
   job_env();
   char *argv[] = {MPI_CASES, "million", NULL};
-  int st = run(argv, out, sizeof out, 45);
+  int st = run(argv, out, sizeof out, 25);
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !strstr(out, "OK million"))
     CC_TEST_FAIL("status 0x%x, output:\n%s", st, out);
   ASSERT_NOT_NULL(strstr(out, "ranks=1"));
@@ -220,7 +220,7 @@ TEST(killed_rank) {
   snprintf(ck, sizeof ck, "/tmp/cc_mpi_ck_%d", (int)getpid());
   unlink(ck);
   char *argv[] = {MPIEXEC, "--oversubscribe", "-n", "4", MPI_CASES, "kill", ck, NULL};
-  int st = run(argv, out, sizeof out, 45);
+  int st = run(argv, out, sizeof out, 25);
   if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
     CC_TEST_FAIL("the job survived a killed rank:\n%s", out);
   fputs(out, stderr);
@@ -234,7 +234,7 @@ TEST(killed_rank) {
 
   char *again[] = {MPIEXEC, "--oversubscribe", "-n", "4", MPI_CASES, "kill",
                    ck,      "resume",          NULL};
-  st = run(again, out, sizeof out, 45);
+  st = run(again, out, sizeof out, 25);
   fputs(out, stderr);
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !strstr(out, "OK kill"))
     CC_TEST_FAIL("resume: status 0x%x, output:\n%s", st, out);
@@ -329,7 +329,7 @@ TEST(two_hosts) {
                   MPI_CASES,
                   "twohost",
                   NULL};
-  int st = run(argv, out, sizeof out, 45);
+  int st = run(argv, out, sizeof out, 25);
   long long rx = counter(a, va, "rx_bytes") - rx0, tx = counter(a, va, "tx_bytes") - tx0;
   assert_no_job_left();
   sh("ip netns del %s; ip netns del %s", a, b);
@@ -375,11 +375,11 @@ TEST(mine) {
   job_env();
   char one[8192], many[8192];
   char *argv1[] = {CONCUR_TOOL, "mine", dir, "--workers", "2", NULL};
-  int st = run(argv1, one, sizeof one, 45);
+  int st = run(argv1, one, sizeof one, 25);
   ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
   char *argv2[] = {MPIEXEC, "--oversubscribe", "-n", "4", CONCUR_TOOL,
                    "mine",  "--mpi",           dir,  NULL};
-  st = run(argv2, many, sizeof many, 45);
+  st = run(argv2, many, sizeof many, 25);
   fputs(many, stderr);
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
     CC_TEST_FAIL("concur mine --mpi: status 0x%x:\n%s", st, many);
