@@ -363,6 +363,33 @@ static void case_kill(bool resume) {
   free(out);
 }
 
+/* A map past its deadline returns -ETIMEDOUT on rank 0 (the chunks in
+ * flight are waited for), and the next map works. */
+static void case_deadline(void) {
+  size_t n = 3000;
+  int64_t *in = NULL, *out = NULL;
+  if (cc_mpi_is_root(M)) {
+    in = alloc_seq(n);
+    out = calloc(n, sizeof *out);
+  }
+  cc_pool_map_opts_t mo = {.deadline = cc_now() + 150};
+  int64_t t0 = cc_now();
+  int r = cc_mpi_map_records(M, slow_square, NULL, in, 8, out, 8, n, &mo);
+  if (cc_mpi_is_root(M)) {
+    CHECK(r == -ETIMEDOUT, "%s", cc_strerror(r));
+    CHECK(cc_now() - t0 < 2000, "took %lld ms", (long long)(cc_now() - t0));
+  } else {
+    CHECK(r == 0, "worker: %s", cc_strerror(r));
+  }
+  r = cc_mpi_map_records(M, square, NULL, in, 8, out, 8, n, NULL);
+  CHECK(r == 0, "after: %s", cc_strerror(r));
+  if (cc_mpi_is_root(M))
+    for (size_t i = 0; i < n; i++)
+      CHECK(out[i] == (int64_t)(i * i) + 1, "out[%zu]", i);
+  free(in);
+  free(out);
+}
+
 int main(int argc, char **argv) {
   const char *c = argc > 1 ? argv[1] : "";
   cc_mpi_opts_t o = {.progress = on_progress, .workers = 2};
@@ -401,6 +428,8 @@ int main(int argc, char **argv) {
     case_big();
   else if (strcmp(c, "kill") == 0)
     case_kill(resume);
+  else if (strcmp(c, "deadline") == 0)
+    case_deadline();
   else
     CHECK(0, "unknown case '%s'", c);
   if (cc_mpi_is_root(M))

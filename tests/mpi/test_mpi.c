@@ -197,6 +197,10 @@ TEST(threads) {
   run_case(4, "threads", NULL, NULL);
 }
 
+TEST(deadline) {
+  run_case(4, "deadline", NULL, NULL);
+}
+
 TEST(two_ranks) {
   run_case(2, "uneven", NULL, NULL);
 }
