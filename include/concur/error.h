@@ -21,6 +21,8 @@
 #define CC_EPROTO_HTTP 4005 /* malformed HTTP message */
 #define CC_ECLOSED     4006 /* the object (queue, pool, executor) was closed */
 #define CC_ETOOBIG     4007 /* a message or line exceeded its configured maximum */
+#define CC_EMPI        4080 /* an MPI call failed (concur::mpi) */
+#define CC_ECHECKPOINT 4081 /* a checkpoint file does not belong to this map */
 
 /* X(NAME, value, message) for every code cc_strerror() knows. */
 #define CC_ERRNO_MAP(X)                                                                  \
@@ -92,7 +94,9 @@
   X(CC_ETLS, CC_ETLS, "TLS failure")                                                     \
   X(CC_EPROTO_HTTP, CC_EPROTO_HTTP, "malformed HTTP message")                            \
   X(CC_ECLOSED, CC_ECLOSED, "object is closed")                                          \
-  X(CC_ETOOBIG, CC_ETOOBIG, "message exceeds the configured maximum")
+  X(CC_ETOOBIG, CC_ETOOBIG, "message exceeds the configured maximum")                   \
+  X(CC_EMPI, CC_EMPI, "MPI call failed")                                                 \
+  X(CC_ECHECKPOINT, CC_ECHECKPOINT, "checkpoint file does not match this map")
 
 CC_BEGIN_DECLS
 
