@@ -81,9 +81,10 @@ cc_loop_t *cc__task_loop(const cc_task_t *t);
  * (CC__WRITE), the deadline passes, or the task is cancelled. The fd is
  * registered with the poller edge-triggered on first use and stays
  * registered; call cc__fd_forget() before closing it. One reader and one
- * writer may wait on an fd at a time (-EBUSY otherwise). Returns 0 when
- * the fd is ready (or has an error/hang-up condition: the following
- * read/write reports it), or -ETIMEDOUT / -ECANCELED / -EBADF. */
+ * writer may wait on an fd at a time (-EBUSY otherwise); -EEXIST while a
+ * callback watcher (loop/io.h) owns the fd. Returns 0 when the fd is ready
+ * (or has an error/hang-up condition: the following read/write reports
+ * it), or -ETIMEDOUT / -ECANCELED / -EBADF. */
 int cc__fd_wait(int fd, unsigned events, int64_t deadline);
 
 /* The same wait for a plain thread: blocks the calling thread in poll(2)
@@ -93,7 +94,8 @@ int cc__fd_wait(int fd, unsigned events, int64_t deadline);
 int cc__poll_fd(int fd, unsigned events, int64_t deadline);
 
 /* Drops the loop's registration of `fd` (call before close()). Waiters on
- * it are woken with -EBADF. Safe on fds never waited on. */
+ * it are woken with -EBADF. Safe on fds never waited on; leaves an fd that
+ * a callback watcher owns alone (cc__io_stop() is its owner's to call). */
 void cc__fd_forget(int fd);
 
 /* ---- intrusive waiter lists (for the primitives of sync/ and exec/) ---- */

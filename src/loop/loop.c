@@ -6,6 +6,7 @@
  *  - The inbox mutex is a leaf lock: nothing else is acquired while it is
  *    held, so wakers may post while holding their own object's lock.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -206,126 +207,6 @@ int cc__park_slow(cc_loop_t *l, cc_task_t *self, int64_t deadline) {
   return 0;
 }
 
-/* ---- fds ---------------------------------------------------------------------- */
-
-static cc__fdslot_t *fd_slot(cc_loop_t *l, int fd) {
-  if ((size_t)fd >= l->nfds) {
-    size_t n = l->nfds ? l->nfds : 64;
-    while (n <= (size_t)fd)
-      n *= 2;
-    cc__fdslot_t *p = realloc(l->fds, n * sizeof *p);
-    if (!p)
-      return NULL;
-    memset(p + l->nfds, 0, (n - l->nfds) * sizeof *p);
-    l->fds = p;
-    l->nfds = n;
-  }
-  return &l->fds[fd];
-}
-
-int cc__fd_wait(int fd, unsigned events, int64_t deadline) {
-  cc_loop_t *l = cc__tl_loop;
-  cc_task_t *self = l ? l->current : NULL;
-  if (!self)
-    return -CC_ENOTCORO;
-  if (fd < 0 || !(events & (CC__READ | CC__WRITE)))
-    return -EBADF;
-  cc__fdslot_t *s = fd_slot(l, fd);
-  if (!s)
-    return -ENOMEM;
-  if (!s->registered) {
-    int r = cc__poller_add(l->poller, fd, CC__READ | CC__WRITE, false);
-    if (r < 0)
-      return r == -EPERM ? -EBADF : r;
-    s->registered = 1;
-    s->ready = 0;
-  } else if (s->ready & events) {
-    /* An edge arrived since the caller's last wait: let it retry first. */
-    s->ready &= (uint8_t)~events;
-    return 0;
-  }
-  if (((events & CC__READ) && s->rd) || ((events & CC__WRITE) && s->wr))
-    return -EBUSY;
-  uint64_t tok = self->token;
-  if (events & CC__READ) {
-    s->rd = self;
-    s->rtok = tok;
-  }
-  if (events & CC__WRITE) {
-    s->wr = self;
-    s->wtok = tok;
-  }
-  int r = cc__park(events & CC__READ ? "fd read" : "fd write", (const void *)(intptr_t)fd,
-                   deadline);
-  s = &l->fds[fd]; /* the table may have moved while parked */
-  if (s->rd == self && s->rtok == tok)
-    s->rd = NULL;
-  if (s->wr == self && s->wtok == tok)
-    s->wr = NULL;
-  if (r == 0)
-    s->ready &= (uint8_t)~events;
-  return r;
-}
-
-int cc__poll_fd(int fd, unsigned events, int64_t deadline) {
-  struct pollfd p = {.fd = fd, .events = 0};
-  if (events & CC__READ)
-    p.events |= POLLIN;
-  if (events & CC__WRITE)
-    p.events |= POLLOUT;
-  for (;;) {
-    int ms = -1;
-    if (deadline >= 0) {
-      int64_t left = deadline - cc_now();
-      if (left <= 0)
-        return -ETIMEDOUT;
-      ms = left > INT_MAX ? INT_MAX : (int)left;
-    }
-    int r = poll(&p, 1, ms);
-    if (r > 0)
-      return (p.revents & POLLNVAL) ? -EBADF : 0;
-    if (r < 0 && errno != EINTR)
-      return -errno;
-    /* 0 (time-out) or EINTR: re-check the deadline against the clock */
-  }
-}
-
-void cc__fd_forget(int fd) {
-  cc_loop_t *l = cc__tl_loop;
-  if (!l || fd < 0 || (size_t)fd >= l->nfds)
-    return;
-  cc__fdslot_t *s = &l->fds[fd];
-  if (s->registered)
-    cc__poller_del(l->poller, fd);
-  if (s->rd)
-    cc__wake(s->rd, s->rtok, -EBADF);
-  if (s->wr)
-    cc__wake(s->wr, s->wtok, -EBADF);
-  memset(s, 0, sizeof *s);
-}
-
-static void fd_ready(cc_loop_t *l, int fd, unsigned ev) {
-  if ((size_t)fd >= l->nfds)
-    return;
-  cc__fdslot_t *s = &l->fds[fd];
-  if (ev & CC__READ) {
-    if (s->rd) {
-      cc__wake(s->rd, s->rtok, 0);
-      s->rd = NULL;
-    } else {
-      s->ready |= CC__READ;
-    }
-  }
-  if (ev & CC__WRITE) {
-    if (s->wr) {
-      cc__wake(s->wr, s->wtok, 0);
-      s->wr = NULL;
-    } else {
-      s->ready |= CC__WRITE;
-    }
-  }
-}
-
 /* ---- signals ------------------------------------------------------------------ */
 
 static void signals_setup(cc_loop_t *l) {
@@ -346,7 +227,8 @@ static void signals_setup(cc_loop_t *l) {
     sigaddset(&set, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &set, &l->saved_mask);
   l->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (l->sigfd < 0 || cc__poller_add(l->poller, l->sigfd, CC__READ, true) != 0) {
+  if (l->sigfd < 0 ||
+      cc__poller_add(l->poller, l->sigfd, CC__POLL_IN | CC__POLL_LEVEL, 0) != 0) {
     if (l->sigfd >= 0)
       close(l->sigfd);
     l->sigfd = -1;
@@ -461,13 +343,19 @@ static void poll_once(cc_loop_t *l, bool may_block) {
     else if (fd == l->sigfd)
       signals_read(l);
     else
-      fd_ready(l, fd, evs[i].events);
+      cc__fd_ready(l, &evs[i]);
   }
   cc__timer_t *t;
   while ((t = cc__timers_min(&l->timers)) && t->when <= l->now) {
+    if (CC_UNLIKELY(t->kind != CC__TIMER_TASK)) {
+      cc__cbtimer_expired(l, t);
+      continue;
+    }
     cc_task_t *task = container_of(t, cc_task_t, timer);
     cc__make_ready(l, task, -ETIMEDOUT);
   }
+  if (CC_UNLIKELY(l->due_head != NULL))
+    cc__cbtimers_run(l);
 }
 
 static bool finished(cc_loop_t *l) {
@@ -637,7 +525,7 @@ int cc_loop_new(cc_loop_t **out, const cc_loop_opts_t *opts) {
     free(l);
     return r;
   }
-  r = cc__poller_add(l->poller, l->efd, CC__READ, true);
+  r = cc__poller_add(l->poller, l->efd, CC__POLL_IN | CC__POLL_LEVEL, 0);
   if (r < 0) {
     close(l->efd);
     cc__poller_free(l->poller);
@@ -656,6 +544,8 @@ int cc_loop_new(cc_loop_t **out, const cc_loop_opts_t *opts) {
 void cc_loop_free(cc_loop_t *l) {
   if (!l)
     return;
+  /* Watchers and callback timers must be stopped first (loop/io.h). */
+  assert(l->nio == 0 && l->ncbtimers == 0);
   cc__stack_pool_destroy(&l->stacks);
   cc__timers_destroy(&l->timers);
   cc__task_slabs_free(l);

@@ -66,11 +66,14 @@ struct cc_task {
   void *tsan_fiber;
 };
 
+/* What the loop knows of an fd: the tasks parked on it (cc__fd_wait), or
+ * the callback watcher that owns it (loop/io.h), never both. */
 typedef struct cc__fdslot {
   cc_task_t *rd, *wr;
   uint64_t rtok, wtok;
-  uint8_t registered;
-  uint8_t ready; /* CC__READ/CC__WRITE edges seen with nobody waiting */
+  struct cc__io *io;  /* the callback watcher on this fd, if any */
+  uint8_t registered; /* in the poller, edge-triggered, for tasks */
+  uint8_t ready;      /* CC__READ/CC__WRITE edges seen with nobody waiting */
 } cc__fdslot_t;
 
 enum { CC__MSG_CALL, CC__MSG_WAKE };
@@ -120,6 +123,13 @@ struct cc_loop {
 
   cc__fdslot_t *fds;
   size_t nfds;
+
+  /* Callback watchers and timers (loop/io.h). */
+  size_t nio;                              /* started watchers */
+  size_t ncbtimers;                        /* armed callback timers */
+  uint32_t io_tag;                         /* last poller tag handed to a watcher */
+  struct cc__cbtimer *due_head, *due_tail; /* expired, about to run */
+  uint64_t poller_ctls;                    /* calls that changed the poller (for tests) */
 
   cc_task_t *all; /* live tasks, newest first */
   size_t live;
@@ -184,6 +194,12 @@ bool cc__prepare_slow(cc_loop_t *l, cc_task_t *t);
 int cc__park_slow(cc_loop_t *l, cc_task_t *self, int64_t deadline);
 /* Posts a wake-up to another thread's loop. */
 void cc__wake_remote(cc_task_t *t, uint64_t token, int result);
+/* Dispatches a poller event for an fd (io.c). */
+void cc__fd_ready(cc_loop_t *l, const cc__poll_event_t *ev);
+/* Moves an expired callback timer to the loop's due list (io.c). */
+void cc__cbtimer_expired(cc_loop_t *l, cc__timer_t *t);
+/* Runs the callbacks of the due list (io.c). */
+void cc__cbtimers_run(cc_loop_t *l);
 
 /* Task life cycle, implemented in src/task/task.c. */
 cc_task_t *cc__task_alloc(cc_loop_t *l);
