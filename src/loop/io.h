@@ -28,11 +28,11 @@
 #include <stdint.h>
 
 #include "concur/loop.h"
-#include "core/sched.h"
+#include "loop/sched.h"
 #include "loop/timer.h"
 
 typedef struct cc__io cc__io_t;
-/* events: CC__READ | CC__WRITE (core/sched.h), only among those wanted; an
+/* events: CC__READ | CC__WRITE (loop/sched.h), only among those wanted; an
  * error or hang-up is reported as both. */
 typedef void (*cc__io_fn)(cc__io_t *w, unsigned events);
 

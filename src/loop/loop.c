@@ -1,4 +1,6 @@
-/* The event loop: scheduler, switching, inbox, signals and fd readiness.
+/* The event loop: switching, parking, the inbox, signals, polling. What a
+ * run of the loop means (asyncio.run) is src/task/run.c's; fd waits and
+ * callback watchers are io.c's.
  *
  * Ordering invariants:
  *  - A task's `token` changes only on its own loop thread, when cc__park()
@@ -33,15 +35,15 @@ static atomic_bool signals_taken;
  * first time. Returns false (and finishes the task) when it must not run. */
 bool cc__prepare_slow(cc_loop_t *l, cc_task_t *t) {
   if (t->cancelled) {
-    cc__task_finish_unstarted(l, t, -ECANCELED);
+    l->ops->finish_unstarted(l, t, -ECANCELED);
     return false;
   }
   t->stack = t->stack_size ? cc__stack_map(t->stack_size) : cc__stack_get(&l->stacks);
   if (!t->stack) {
-    cc__task_finish_unstarted(l, t, -ENOMEM);
+    l->ops->finish_unstarted(l, t, -ENOMEM);
     return false;
   }
-  cc__ctx_make(&t->ctx, t->stack->lo, t->stack->size, cc__task_entry, t);
+  cc__ctx_make(&t->ctx, t->stack->lo, t->stack->size, l->ops->entry, t);
 #ifdef CC__TSAN
   t->tsan_fiber = __tsan_create_fiber(0);
 #endif
@@ -139,15 +141,17 @@ void cc__wake_remote(cc_task_t *t, uint64_t token, int result) {
   }
 }
 
+bool cc__shield(cc_task_t *t, bool on) {
+  bool old = t->shield;
+  t->shield = on;
+  return old;
+}
+
 /* ---- park ------------------------------------------------------------------- */
 
 cc_task_t *cc__self(void) {
   cc_loop_t *l = cc__tl_loop;
   return l ? l->current : NULL;
-}
-
-cc_task_t *cc_self(void) {
-  return cc__self();
 }
 
 cc_loop_t *cc__task_loop(const cc_task_t *t) {
@@ -257,65 +261,8 @@ static void signals_teardown(cc_loop_t *l) {
 
 static void signals_read(cc_loop_t *l) {
   struct signalfd_siginfo si;
-  while (read(l->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
-    if (si.ssi_signo == SIGUSR1) {
-      cc_loop_dump(stderr);
-      continue;
-    }
-    if (++l->interrupts > 1) {
-      /* Asked twice: stop waiting for a clean shutdown. */
-      signal((int)si.ssi_signo, SIG_DFL);
-      pthread_sigmask(SIG_SETMASK, &l->saved_mask, NULL);
-      raise((int)si.ssi_signo);
-      _exit(128 + (int)si.ssi_signo);
-    }
-    if (l->main)
-      cc_cancel(l->main);
-  }
-}
-
-/* When a task ends and the next runnable task has never run, the new task
- * simply takes over the stack and the context that are already running:
- * no context switch, no stack from the pool, no first frame to build. A
- * burst of short tasks (a million spawns, then joins) thus runs as a plain
- * loop on one stack. Each adoption counts against the loop's switch budget
- * like a switch would. Not under TSan, which tracks one fiber per task. */
-static cc_task_t *adopt_next(cc_loop_t *l, cc_task_t *t) {
-#ifdef CC__TSAN
-  (void)l;
-  (void)t;
-  return NULL;
-#else
-  cc_task_t *n = l->rq_head;
-  if (!n || n->stack || n->cancelled || n->stack_size != t->stack_size || !l->budget)
-    return NULL;
-  l->budget--;
-  cc__rq_pop(l);
-  n->stack = t->stack;
-  t->stack = NULL;
-  if (t->detached)
-    cc__task_free(l, t);
-  l->current = n;
-  n->state = CC__RUNNING;
-  return n;
-#endif
-}
-
-void cc__task_entry(void *arg) {
-  cc_task_t *t = arg;
-  cc_loop_t *l = t->loop;
-  cc__after_switch(l, NULL);
-  for (;;) {
-    t->started = true;
-    cc__task_body(t);
-    cc_task_t *n = adopt_next(l, t);
-    if (!n)
-      break;
-    t = n;
-  }
-  l->zombie = t;
-  cc__run_next(l, t, true);
-  __builtin_unreachable();
+  while (read(l->sigfd, &si, sizeof si) == (ssize_t)sizeof si)
+    l->ops->signal(l, (int)si.ssi_signo); /* what a signal means is the task layer's */
 }
 
 /* ---- the loop's own context --------------------------------------------------- */
@@ -358,27 +305,12 @@ static void poll_once(cc_loop_t *l, bool may_block) {
     cc__cbtimers_run(l);
 }
 
-static bool finished(cc_loop_t *l) {
-  if (l->main->state != CC__DONE)
-    return false;
-  if (!l->shutting_down) {
-    /* asyncio.run(): once main returns, every other task is cancelled. */
-    l->shutting_down = true;
-    for (cc_task_t *t = l->all; t; t = t->anext)
-      cc_cancel(t);
-  }
-  return l->live == 0;
-}
-
-static void scheduler(cc_loop_t *l) {
-  l->now = cc_now();
-  while (!finished(l)) {
-    poll_once(l, true);
-    l->budget = BUDGET;
-    cc_task_t *next = cc__pick(l);
-    if (next)
-      cc__switch_to(l, NULL, next, false);
-  }
+void cc__loop_iterate(cc_loop_t *l) {
+  poll_once(l, true);
+  l->budget = BUDGET;
+  cc_task_t *next = cc__pick(l);
+  if (next)
+    cc__switch_to(l, NULL, next, false);
 }
 
 /* ---- overflow reporting --------------------------------------------------------- */
@@ -562,17 +494,16 @@ cc_loop_t *cc_loop_current(void) {
   return cc__tl_loop;
 }
 
-int cc_loop_run(cc_loop_t *l, cc_task_fn main, void *arg, intptr_t *result) {
-  if (!l || !main)
-    return -EINVAL;
+int cc__loop_enter(cc_loop_t *l, const cc__task_ops_t *ops) {
   if (cc__tl_loop || l->running)
     return -EBUSY;
   pthread_once(&segv_once, segv_install);
   altstack_setup();
   cc__tl_loop = l;
+  l->ops = ops;
   l->running = true;
-  l->shutting_down = false;
   l->current = NULL;
+  l->now = cc_now();
 #ifdef CC__TSAN
   l->sched_tsan_fiber = __tsan_get_current_fiber();
 #endif
@@ -591,88 +522,14 @@ int cc_loop_run(cc_loop_t *l, cc_task_fn main, void *arg, intptr_t *result) {
   }
 #endif
   signals_setup(l);
-  cc_spawn_opts_t so = {.name = "main"};
-  cc_task_t *t = NULL;
-  int r = cc_spawn_at(&t, main, arg, &so, "cc_run", 0, "main");
-  if (r == 0) {
-    l->main = t;
-    scheduler(l);
-    r = (int)(t->result < 0 ? t->result : 0);
-    if (r == 0 && result)
-      *result = t->result;
-    l->main = NULL;
-    cc__task_free(l, t);
-  }
+  return 0;
+}
+
+void cc__loop_leave(cc_loop_t *l) {
   /* Callbacks posted from now on wait in the inbox for the next run, or
    * are dropped by cc_loop_free(). */
   signals_teardown(l);
   l->running = false;
   cc__tl_loop = NULL;
   altstack_teardown();
-  return r;
-}
-
-int cc_run_opts(const cc_loop_opts_t *opts, cc_task_fn main, void *arg,
-                intptr_t *result) {
-  if (cc__tl_loop)
-    return -EBUSY;
-  cc_loop_t *l;
-  int r = cc_loop_new(&l, opts);
-  if (r < 0)
-    return r;
-  r = cc_loop_run(l, main, arg, result);
-  cc_loop_free(l);
-  return r;
-}
-
-int cc_run(cc_task_fn main, void *arg, intptr_t *result) {
-  cc_loop_opts_t o = {.handle_signals = true, .dump_on_sigusr1 = true};
-  return cc_run_opts(&o, main, arg, result);
-}
-
-size_t cc_loop_task_count(void) {
-  cc_loop_t *l = cc__tl_loop;
-  return l ? l->live : 0;
-}
-
-static const char *state_name(const cc_task_t *t) {
-  switch (t->state) {
-  case CC__NEW:
-    return "new";
-  case CC__READY:
-    return "ready";
-  case CC__RUNNING:
-    return "running";
-  case CC__PARKED:
-    return "waiting";
-  default:
-    return "done";
-  }
-}
-
-void cc_loop_dump(FILE *out) {
-  cc_loop_t *l = cc__tl_loop;
-  if (!l || !out)
-    return;
-  int64_t now = cc_now();
-  fprintf(out, "concur: %zu live task(s) on loop %p\n", l->live, (void *)l);
-  for (cc_task_t *t = l->all; t; t = t->anext) {
-    fprintf(out, "  #%" PRIu64 " %-16s %-8s", t->id, t->name ? t->name : "?",
-            state_name(t));
-    if (t->state == CC__PARKED && t->wait_what) {
-      if (strncmp(t->wait_what, "fd ", 3) == 0)
-        fprintf(out, " on %s %d", t->wait_what, (int)(intptr_t)t->wait_obj);
-      else if (strcmp(t->wait_what, "join") == 0 && t->wait_obj)
-        fprintf(out, " on join #%" PRIu64, ((const cc_task_t *)t->wait_obj)->id);
-      else
-        fprintf(out, " on %s %p", t->wait_what, t->wait_obj);
-      if (t->timer.where)
-        fprintf(out, " (timer in %" PRId64 " ms)", t->timer.when - now);
-    }
-    if (t->cancelled)
-      fprintf(out, " [cancelled]");
-    fprintf(out, " age %" PRId64 " ms, spawned at %s:%d\n", now - t->born,
-            t->file ? t->file : "?", t->line);
-  }
-  fflush(out);
 }

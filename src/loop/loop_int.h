@@ -19,7 +19,7 @@
 #include <stdatomic.h>
 
 #include "coro/coro.h"
-#include "core/sched.h"
+#include "loop/sched.h"
 #include "loop/backend/backend.h"
 #include "loop/timer.h"
 
@@ -138,6 +138,7 @@ struct cc_loop {
   cc_task_t *slab_next, *slab_end; /* never used yet, in the newest slab */
   cc__task_slab_t *slabs;
 
+  const struct cc__task_ops *ops; /* the task layer's hooks, set per run */
   cc_task_t *main;
   bool running;
   bool shutting_down;
@@ -201,21 +202,32 @@ void cc__cbtimer_expired(cc_loop_t *l, cc__timer_t *t);
 /* Runs the callbacks of the due list (io.c). */
 void cc__cbtimers_run(cc_loop_t *l);
 
-/* Task life cycle, implemented in src/task/task.c. */
+/* What the task layer tells the loop when a run begins (cc__loop_enter):
+ * the loop calls nothing above it but these. */
+typedef struct cc__task_ops {
+  /* The coroutine entry point of every task (first frame of its stack). */
+  void (*entry)(void *task);
+  /* Finishes a task that must not run: cancelled before it started, or no
+   * stack could be had for it (result -ECANCELED / -ENOMEM). */
+  void (*finish_unstarted)(cc_loop_t *l, cc_task_t *t, intptr_t result);
+  /* A signal read from the loop's signalfd (SIGINT, SIGTERM, SIGUSR1). */
+  void (*signal)(cc_loop_t *l, int signo);
+} cc__task_ops_t;
+
+/* Makes the calling thread run `l` (-EBUSY if it runs one, or l runs). */
+int cc__loop_enter(cc_loop_t *l, const cc__task_ops_t *ops);
+/* One turn: poll (blocking when nothing is runnable), fire timers and
+ * callbacks, then run tasks until control comes back to the loop. */
+void cc__loop_iterate(cc_loop_t *l);
+/* Ends the thread's run of `l`. */
+void cc__loop_leave(cc_loop_t *l);
+
+/* The memory of tasks (tasks.c). */
 cc_task_t *cc__task_alloc(cc_loop_t *l);
 /* Returns an ended task's stack; frees the task too if nobody will join it. */
 void cc__task_release(cc_loop_t *l, cc_task_t *t);
 /* Returns the task structure to the loop's free list. */
 void cc__task_free(cc_loop_t *l, cc_task_t *t);
-/* Runs the task's function (unless cancelled first) and completes it:
- * result, joiner, group, live count. Leaves the task DONE. */
-void cc__task_body(cc_task_t *t);
-/* Finishes a task that never ran (cancelled before it started). */
-void cc__task_finish_unstarted(cc_loop_t *l, cc_task_t *t, intptr_t result);
-/* The coroutine entry point for every task. */
-void cc__task_entry(void *arg);
-/* Called when a group child ends (group.c). */
-void cc__group_child_done(cc_task_t *t);
 /* Frees every task slab (loop teardown). */
 void cc__task_slabs_free(cc_loop_t *l);
 /* Makes t runnable with park result r (same loop, t PARKED). */

@@ -80,7 +80,7 @@
 #include "concur/loop.h"
 #include "concur/pool.h"
 #include "concur/process.h"
-#include "core/sched.h"
+#include "loop/sched.h"
 #include "proc/proc_int.h"
 
 /* ---- shared layout ------------------------------------------------------- */

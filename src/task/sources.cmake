@@ -1,3 +1,4 @@
 list(APPEND CC_SOURCES
   ${PROJECT_SOURCE_DIR}/src/task/task.c
+  ${PROJECT_SOURCE_DIR}/src/task/run.c
   ${PROJECT_SOURCE_DIR}/src/task/group.c)

@@ -5,7 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/sched.h"
+#include "loop/sched.h"
 #include "test.h"
 
 static intptr_t pipe_reader(void *a) {
