@@ -90,11 +90,15 @@ CC_EXTERN int cc_gather(cc_task_t **tasks, size_t n, intptr_t *results);
  *  (asyncio.sleep(0)). Returns 0, or -ECANCELED / -ETIMEDOUT. May suspend. */
 CC_EXTERN int cc_yield(void);
 
-/** Suspends the caller for `ms` milliseconds. Returns 0, or -ECANCELED, or
- *  -ETIMEDOUT when an enclosing deadline passes first. May suspend. */
+/** Suspends the caller for `ms` milliseconds (asyncio.sleep). ms <= 0
+ *  yields once, as cc_yield(); huge durations (up to INT64_MAX) saturate
+ *  and sleep until cancelled. Returns 0, or -ECANCELED, or -ETIMEDOUT when
+ *  an enclosing deadline passes first. May suspend. */
 CC_EXTERN int cc_sleep(int64_t ms);
 
-/** Suspends the caller until the absolute deadline `when` (cc_now() time). */
+/** Suspends the caller until the absolute deadline `when` (cc_now() time;
+ *  INT64_MAX: until cancelled). Returns as cc_sleep(), or -EINVAL for a
+ *  negative `when`. May suspend. */
 CC_EXTERN int cc_sleep_until(int64_t when);
 
 /** The running task, or NULL outside a coroutine. Never suspends. */
@@ -134,9 +138,9 @@ CC_EXTERN bool cc_timeout_end(cc_timeout_t *scope);
 CC_EXTERN int64_t cc_deadline(void);
 
 /** Runs fn(arg) as a child task and waits for it for at most `ms`
- *  milliseconds (asyncio.wait_for). On time-out the child is cancelled and
- *  waited for, and -ETIMEDOUT is returned. Otherwise as cc_join().
- *  May suspend. */
+ *  milliseconds (asyncio.wait_for; ms < 0 or a huge ms: no limit). On
+ *  time-out the child is cancelled and waited for, and -ETIMEDOUT is
+ *  returned. Otherwise as cc_join(). May suspend. */
 CC_EXTERN int cc_wait_for(cc_task_fn fn, void *arg, int64_t ms, intptr_t *result);
 
 /* ---- task groups (structured concurrency) ----------------------------- */

@@ -293,7 +293,7 @@ int cc_sleep_until(int64_t when) {
 int cc_sleep(int64_t ms) {
   if (ms <= 0)
     return cc_yield();
-  return cc_sleep_until(cc_now() + ms);
+  return cc_sleep_until(cc_deadline_in(ms)); /* saturates at INT64_MAX */
 }
 
 /* ---- deadline scopes ----------------------------------------------------------------
