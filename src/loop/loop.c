@@ -5,8 +5,9 @@
  * Ordering invariants:
  *  - A task's `token` changes only on its own loop thread, when cc__park()
  *    returns; a wake carrying another token is stale and dropped.
- *  - The inbox mutex is a leaf lock: nothing else is acquired while it is
- *    held, so wakers may post while holding their own object's lock.
+ *  - Posting to the inbox takes no lock and never allocates (a wake-up
+ *    uses the node inside the task), so wakers may post while holding
+ *    their own object's lock, and an out-of-memory cannot lose one.
  */
 #include <assert.h>
 #include <errno.h>
@@ -60,85 +61,96 @@ void cc__make_ready(cc_loop_t *l, cc_task_t *t, int r) {
 
 /* ---- inbox ------------------------------------------------------------------ */
 
-static int inbox_post(cc_loop_t *l, const cc__msg_t *m) {
-  pthread_mutex_lock(&l->inbox_mu);
-  if (l->inbox_n == l->inbox_cap) {
-    size_t cap = l->inbox_cap ? l->inbox_cap * 2 : 64;
-    cc__msg_t *p = realloc(l->inbox, cap * sizeof *p);
-    if (!p) {
-      pthread_mutex_unlock(&l->inbox_mu);
-      return -ENOMEM;
-    }
-    l->inbox = p;
-    l->inbox_cap = cap;
-  }
-  bool was_empty = l->inbox_n == 0;
-  l->inbox[l->inbox_n++] = *m;
-  if (was_empty) {
+/* Pushes n onto the inbox and wakes the loop if it may be asleep. Never
+ * allocates, never blocks. The Dekker pair with poll_once(): the poster
+ * pushes, then reads `polling`; the loop sets `polling`, then reads the
+ * inbox; with both sequentially consistent, at least one sees the other,
+ * so a node is never left behind a sleeping loop. */
+static void inbox_push(cc_loop_t *l, cc__inode_t *n) {
+  cc__inode_t *head = atomic_load_explicit(&l->inbox, memory_order_relaxed);
+  do
+    n->next = head;
+  while (!atomic_compare_exchange_weak(&l->inbox, &head, n));
+  if (atomic_load(&l->polling) && atomic_exchange(&l->polling, 0)) {
     uint64_t one = 1;
     ssize_t w = write(l->efd, &one, sizeof one);
     (void)w; /* EAGAIN only if the counter is saturated: a wake-up is pending */
   }
-  pthread_mutex_unlock(&l->inbox_mu);
-  return 0;
 }
 
-/* Swaps the inbox for the spare array under the lock and runs the batch
- * outside it, so posters never wait for callbacks to run. */
+/* Takes the whole inbox, restores posting order and runs it. */
 static void inbox_drain(cc_loop_t *l) {
-  uint64_t v;
-  ssize_t r = read(l->efd, &v, sizeof v);
-  (void)r;
-  pthread_mutex_lock(&l->inbox_mu);
-  cc__msg_t *batch = l->inbox;
-  size_t n = l->inbox_n, batch_cap = l->inbox_cap;
-  l->inbox = l->inbox_spare;
-  l->inbox_cap = l->spare_cap;
-  l->inbox_n = 0;
-  l->inbox_spare = NULL;
-  l->spare_cap = 0;
-  pthread_mutex_unlock(&l->inbox_mu);
-  for (size_t i = 0; i < n; i++) {
-    cc__msg_t *m = &batch[i];
-    if (m->kind == CC__MSG_CALL) {
-      m->u.call.fn(m->u.call.arg);
+  cc__inode_t *n = atomic_exchange(&l->inbox, NULL), *fifo = NULL;
+  while (n) {
+    cc__inode_t *next = n->next;
+    n->next = fifo;
+    fifo = n;
+    n = next;
+  }
+  while (fifo) {
+    n = fifo;
+    /* Read the link first: once rw_queued is cleared, a poster may push
+     * the same node again and rewrite it. */
+    fifo = n->next;
+    if (n->kind == CC__INODE_CALL) {
+      cc__icall_t *c = container_of(n, cc__icall_t, node);
+      void (*fn)(void *) = c->fn;
+      void *arg = c->arg;
+      free(c);
+      fn(arg);
     } else {
-      cc_task_t *t = m->u.wake.task;
-      if (t->state == CC__PARKED && t->token == m->u.wake.token)
-        cc__make_ready(l, t, m->result);
+      cc_task_t *t = container_of(n, cc_task_t, rw_node);
+      atomic_store(&t->rw_queued, false);
+      uint64_t tok = atomic_load_explicit(&t->rw_token, memory_order_acquire);
+      int r = atomic_load_explicit(&t->rw_result, memory_order_relaxed);
+      if (t->state == CC__PARKED && t->token == tok)
+        cc__make_ready(l, t, r);
     }
   }
-  pthread_mutex_lock(&l->inbox_mu);
-  l->inbox_spare = batch;
-  l->spare_cap = batch_cap;
-  pthread_mutex_unlock(&l->inbox_mu);
+}
+
+/* Drops what is left in the inbox of a loop being freed. */
+static void inbox_discard(cc_loop_t *l) {
+  cc__inode_t *n = atomic_exchange(&l->inbox, NULL);
+  while (n) {
+    cc__inode_t *next = n->next;
+    if (n->kind == CC__INODE_CALL)
+      free(container_of(n, cc__icall_t, node));
+    n = next;
+  }
 }
 
 int cc_loop_call(cc_loop_t *l, void (*fn)(void *), void *arg) {
   if (!l || !fn)
     return -EINVAL;
-  cc__msg_t m = {.kind = CC__MSG_CALL};
-  m.u.call.fn = fn;
-  m.u.call.arg = arg;
-  return inbox_post(l, &m);
+  cc__icall_t *c = malloc(sizeof *c);
+  if (!c)
+    return -ENOMEM;
+  c->node.kind = CC__INODE_CALL;
+  c->fn = fn;
+  c->arg = arg;
+  inbox_push(l, &c->node);
+  return 0;
 }
 
 void cc__wake(cc_task_t *t, uint64_t token, int result) {
   cc__wake_inl(t, token, result);
 }
 
+/* Last writer wins: posts for one task are ordered (each waker holds the
+ * lock of the registration it wakes, and a task takes a new registration
+ * only after dropping the old one under its lock), so the latest token is
+ * the one that can match; result is stored before token (release) and read
+ * after it (acquire), so the loop never pairs a token with an older result.
+ * Wakes racing for the same park carry the same token: either result is a
+ * valid outcome. A node already queued is not pushed again. */
 void cc__wake_remote(cc_task_t *t, uint64_t token, int result) {
-  cc_loop_t *l = t->loop;
-  cc__msg_t m = {.kind = CC__MSG_WAKE, .result = result};
-  m.u.wake.task = t;
-  m.u.wake.token = token;
-  if (inbox_post(l, &m) != 0) {
-    /* Out of memory for the message: the waiter would hang. There is no
-     * way to report this to the waker, so say it loudly. */
-    static const char msg[] = "concur: out of memory posting a wake-up\n";
-    ssize_t w = write(2, msg, sizeof msg - 1);
-    (void)w;
-  }
+  atomic_store_explicit(&t->rw_result, result, memory_order_relaxed);
+  atomic_store_explicit(&t->rw_token, token, memory_order_release);
+  if (atomic_exchange(&t->rw_queued, true))
+    return;
+  t->rw_node.kind = CC__INODE_WAKE;
+  inbox_push(t->loop, &t->rw_node);
 }
 
 bool cc__shield(cc_task_t *t, bool on) {
@@ -277,21 +289,35 @@ static void poll_once(cc_loop_t *l, bool may_block) {
       int64_t d = t->when - cc_now();
       timeout = d <= 0 ? 0 : d > INT32_MAX ? INT32_MAX : (int)d;
     }
-    if (timeout != 0)
+    if (timeout != 0) {
       cc__stack_pool_trim(&l->stacks, 4096);
+      /* About to sleep: from now on posters write the eventfd (see
+       * inbox_push for why this order cannot miss a post). */
+      atomic_store(&l->polling, 1);
+      if (atomic_load(&l->inbox) != NULL)
+        timeout = 0;
+    }
   }
   cc__poll_event_t evs[MAX_EVENTS];
   int n = cc__poller_wait(l->poller, timeout, evs, MAX_EVENTS);
+  if (timeout != 0)
+    atomic_store(&l->polling, 0);
   l->now = cc_now();
   for (int i = 0; i < n; i++) {
     int fd = evs[i].fd;
-    if (fd == l->efd)
-      inbox_drain(l);
-    else if (fd == l->sigfd)
+    if (fd == l->efd) {
+      uint64_t v;
+      ssize_t r = read(l->efd, &v, sizeof v);
+      (void)r;
+    } else if (fd == l->sigfd)
       signals_read(l);
     else
       cc__fd_ready(l, &evs[i]);
   }
+  /* Posts are drained whether or not they wrote the eventfd: only the
+   * first one after the loop decided to sleep does. */
+  if (atomic_load_explicit(&l->inbox, memory_order_relaxed) != NULL)
+    inbox_drain(l);
   cc__timer_t *t;
   while ((t = cc__timers_min(&l->timers)) && t->when <= l->now) {
     if (CC_UNLIKELY(t->kind != CC__TIMER_TASK)) {
@@ -464,7 +490,6 @@ int cc_loop_new(cc_loop_t **out, const cc_loop_opts_t *opts) {
     free(l);
     return r;
   }
-  pthread_mutex_init(&l->inbox_mu, NULL);
   cc__timers_init(&l->timers);
   cc__stack_pool_init(&l->stacks, l->opts.stack_size, l->opts.stack_cache);
   l->sigfd = -1;
@@ -478,13 +503,11 @@ void cc_loop_free(cc_loop_t *l) {
     return;
   /* Watchers and callback timers must be stopped first (loop/io.h). */
   assert(l->nio == 0 && l->ncbtimers == 0);
+  inbox_discard(l); /* first: its wake nodes live in the task slabs */
   cc__stack_pool_destroy(&l->stacks);
   cc__timers_destroy(&l->timers);
   cc__task_slabs_free(l);
   free(l->fds);
-  free(l->inbox);
-  free(l->inbox_spare);
-  pthread_mutex_destroy(&l->inbox_mu);
   close(l->efd);
   cc__poller_free(l->poller);
   free(l);

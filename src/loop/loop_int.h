@@ -1,8 +1,10 @@
 /* Internal: the loop and task structures, shared by src/loop and src/task.
  *
  * Threading: a loop and its tasks are touched only by the thread running
- * the loop, except for the inbox (inbox_mu) through which other threads post
- * callbacks and wake-ups. No other field needs a lock or an atomic.
+ * the loop, except for the inbox (a lock-free stack) through which other
+ * threads post callbacks and wake-ups, the `polling` flag that tells them
+ * whether the loop may be asleep, and each task's remote-wake fields. No
+ * other field needs a lock or an atomic.
  *
  * Scheduling: there is no scheduler hop between two tasks. A task that
  * parks, yields or ends pops the next runnable task itself and switches
@@ -30,6 +32,19 @@ enum cc__task_state {
   CC__PARKED, /* suspended in cc__park() */
   CC__DONE
 };
+
+/* A node of the loop's inbox: a task's wake node, or a posted call. */
+typedef struct cc__inode {
+  struct cc__inode *next;
+  uint8_t kind; /* CC__INODE_WAKE or CC__INODE_CALL */
+} cc__inode_t;
+enum { CC__INODE_WAKE = 1, CC__INODE_CALL };
+
+typedef struct cc__icall {
+  cc__inode_t node;
+  void (*fn)(void *);
+  void *arg;
+} cc__icall_t;
 
 struct cc_task {
   cc__ctx_t ctx;
@@ -64,6 +79,17 @@ struct cc_task {
   size_t stack_size; /* 0: the loop's pool */
   void *asan_fake;
   void *tsan_fiber;
+
+  /* Wake-ups from other threads (loop.c), without allocation: the waker
+   * stores token and result and pushes rw_node onto the loop's inbox
+   * unless it is there already; the loop re-reads them when it pops it.
+   * These fields outlive the structure's reuse (cc__task_alloc clears a
+   * task only up to rw_node), since the node may still be in the inbox:
+   * a stale wake then meets a newer token and is dropped. */
+  cc__inode_t rw_node;
+  _Atomic uint64_t rw_token;
+  _Atomic int rw_result;
+  atomic_bool rw_queued;
 };
 
 /* What the loop knows of an fd: the tasks parked on it (cc__fd_wait), or
@@ -75,22 +101,6 @@ typedef struct cc__fdslot {
   uint8_t registered; /* in the poller, edge-triggered, for tasks */
   uint8_t ready;      /* CC__READ/CC__WRITE edges seen with nobody waiting */
 } cc__fdslot_t;
-
-enum { CC__MSG_CALL, CC__MSG_WAKE };
-typedef struct cc__msg {
-  int kind;
-  int result;
-  union {
-    struct {
-      void (*fn)(void *);
-      void *arg;
-    } call;
-    struct {
-      cc_task_t *task;
-      uint64_t token;
-    } wake;
-  } u;
-} cc__msg_t;
 
 typedef struct cc__task_slab {
   struct cc__task_slab *next;
@@ -109,10 +119,12 @@ struct cc_loop {
   cc__stack_pool_t stacks;
   cc_task_t *zombie; /* ended task whose stack is released after the switch */
 
-  /* Inbox: the only part other threads touch. */
-  pthread_mutex_t inbox_mu;
-  cc__msg_t *inbox, *inbox_spare;
-  size_t inbox_n, inbox_cap, spare_cap;
+  /* Inbox: the only part other threads touch. A Treiber stack (newest
+   * first) that the loop takes whole and reverses; `polling` is 1 while
+   * the loop may block in the poller, and the first poster that finds it
+   * so clears it and writes the eventfd. */
+  _Atomic(cc__inode_t *) inbox;
+  atomic_int polling;
   int efd;
 
   /* Signals (the loop that owns SIGINT/SIGTERM/SIGUSR1). */

@@ -2,6 +2,7 @@
  * The loop owns both (it frees a task's stack after switching away from it,
  * and every slab with the loop); the task layer (src/task/) decides when a
  * task is made and when it ends. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -56,7 +57,8 @@ cc_task_t *cc__task_alloc(cc_loop_t *l) {
     }
     t = l->slab_next++;
   }
-  memset(t, 0, sizeof *t);
+  /* Not the remote-wake fields: the node may still be in the inbox. */
+  memset(t, 0, offsetof(cc_task_t, rw_node));
   t->token = token;
   return t;
 }
