@@ -10,6 +10,7 @@
  *    their own object's lock, and an out-of-memory cannot lose one.
  */
 #include <assert.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -365,23 +366,64 @@ static size_t fmt_s(char *p, const char *s, size_t max) {
   return n;
 }
 
+static size_t fmt_x(char *p, uint64_t v) {
+  char tmp[16];
+  size_t n = 0;
+  do {
+    tmp[n++] = "0123456789abcdef"[v & 15];
+    v >>= 4;
+  } while (v);
+  p[0] = '0';
+  p[1] = 'x';
+  for (size_t i = 0; i < n; i++)
+    p[2 + i] = tmp[n - 1 - i];
+  return n + 2;
+}
+
+/* The user's task function: its symbol when the dynamic symbol table has
+ * it (dladdr, exact address only), else the expression written at the
+ * cc_spawn() site, else its offset in its module (for addr2line). Not
+ * async-signal-safe in general (dladdr), acceptable on the way to abort. */
+static size_t fmt_fn(char *p, const cc_task_t *t) {
+  Dl_info di;
+  void *fn = (void *)(uintptr_t)t->fn;
+  bool found = dladdr(fn, &di) != 0;
+  if (found && di.dli_sname && di.dli_saddr == fn)
+    return fmt_s(p, di.dli_sname, 128);
+  if (t->fname)
+    return fmt_s(p, t->fname, 128);
+  size_t n = 0;
+  if (found && di.dli_fname) {
+    n += fmt_s(p + n, di.dli_fname, 200);
+    n += fmt_s(p + n, "+", 1);
+    n += fmt_x(p + n, (uint64_t)((uintptr_t)fn - (uintptr_t)di.dli_fbase));
+  } else {
+    n += fmt_x(p + n, (uint64_t)(uintptr_t)fn);
+  }
+  return n;
+}
+
 static void segv_handler(int sig, siginfo_t *si, void *uc) {
   cc_loop_t *l = cc__tl_loop;
   cc_task_t *t = l ? l->current : NULL;
   if (t && t->stack && cc__stack_in_guard(t->stack, si->si_addr)) {
-    char buf[512];
+    char buf[768];
     size_t n = 0;
     n += fmt_s(buf + n, "concur: stack overflow in task #", 64);
     n += fmt_u(buf + n, t->id);
     n += fmt_s(buf + n, " '", 4);
     n += fmt_s(buf + n, t->name, 64);
-    n += fmt_s(buf + n, "' spawned at ", 16);
+    n += fmt_s(buf + n, "', function ", 16);
+    n += fmt_fn(buf + n, t);
+    n += fmt_s(buf + n, ", spawned at ", 16);
     n += fmt_s(buf + n, t->file, 200);
     n += fmt_s(buf + n, ":", 2);
     n += fmt_u(buf + n, (uint64_t)t->line);
     n += fmt_s(buf + n, " (stack ", 10);
     n += fmt_u(buf + n, t->stack->size / 1024);
-    n += fmt_s(buf + n, " KiB)\n", 8);
+    n += fmt_s(buf + n, " KiB, guard ", 16);
+    n += fmt_u(buf + n, cc__stack_guard_size() / 1024);
+    n += fmt_s(buf + n, " KiB; see \"the rules of a coroutine\" in docs/task.md)\n", 80);
     ssize_t w = write(2, buf, n);
     (void)w;
     signal(SIGABRT, SIG_DFL);

@@ -75,6 +75,7 @@ struct cc_task {
   int64_t born;
   const char *file;
   const char *name;
+  const char *fname; /* the function as written at the cc_spawn() site, or NULL */
   int line;
   size_t stack_size; /* 0: the loop's pool */
   void *asan_fake;

@@ -102,7 +102,9 @@ int cc_loop_run(cc_loop_t *l, cc_task_fn main, void *arg, intptr_t *result) {
   l->shutting_down = false;
   cc_spawn_opts_t so = {.name = "main"};
   cc_task_t *t = NULL;
-  r = cc_spawn_at(&t, main, arg, &so, "cc_run", 0, "main");
+  /* The user's function is named by its symbol (see the overflow report),
+   * not by this call's text. */
+  r = cc_spawn_at(&t, main, arg, &so, "cc_run", 0, NULL);
   if (r == 0) {
     l->main = t;
     while (!finished(l))

@@ -67,6 +67,7 @@ int cc_spawn_at(cc_task_t **out, cc_task_fn fn, void *arg, const cc_spawn_opts_t
   t->file = file;
   t->line = line;
   t->name = fname;
+  t->fname = fname;
   if (opts) {
     if (opts->name) {
       size_t n = strnlen(opts->name, 31);
@@ -245,7 +246,8 @@ int cc_wait_for(cc_task_fn fn, void *arg, int64_t ms, intptr_t *result) {
     return -CC_ENOTCORO;
   cc_task_t *t;
   cc_spawn_opts_t so = {.name = "wait_for"};
-  int r = cc_spawn_opts(&t, fn, arg, &so);
+  /* No spawn-site text: it would be "fn", this file's, not the user's. */
+  int r = cc_spawn_at(&t, fn, arg, &so, "cc_wait_for", 0, NULL);
   if (r < 0)
     return r;
   r = wait_done(t, cc_deadline_in(ms));
