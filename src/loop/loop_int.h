@@ -25,9 +25,11 @@
 #include "loop/backend/backend.h"
 #include "loop/timer.h"
 
+/* A task is READY from its spawn (with no stack until it first runs: see
+ * `started` and `stack`), RUNNING, PARKED or DONE; 0 is no state (a
+ * structure on the free list or fresh from a slab). */
 enum cc__task_state {
-  CC__NEW = 0, /* spawned, never run, no stack yet */
-  CC__READY,   /* in the run queue */
+  CC__READY = 1, /* in the run queue */
   CC__RUNNING,
   CC__PARKED, /* suspended in cc__park() */
   CC__DONE
