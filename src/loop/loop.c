@@ -282,6 +282,7 @@ static void signals_read(cc_loop_t *l) {
 
 static void poll_once(cc_loop_t *l, bool may_block) {
   int timeout = 0;
+  bool armed = false;
   if (may_block && !l->rq_head) {
     cc__timer_t *t = cc__timers_min(&l->timers);
     if (!t) {
@@ -295,13 +296,14 @@ static void poll_once(cc_loop_t *l, bool may_block) {
       /* About to sleep: from now on posters write the eventfd (see
        * inbox_push for why this order cannot miss a post). */
       atomic_store(&l->polling, 1);
+      armed = true;
       if (atomic_load(&l->inbox) != NULL)
         timeout = 0;
     }
   }
   cc__poll_event_t evs[MAX_EVENTS];
   int n = cc__poller_wait(l->poller, timeout, evs, MAX_EVENTS);
-  if (timeout != 0)
+  if (armed)
     atomic_store(&l->polling, 0);
   l->now = cc_now();
   for (int i = 0; i < n; i++) {
@@ -380,18 +382,20 @@ static size_t fmt_x(char *p, uint64_t v) {
   return n + 2;
 }
 
-/* The user's task function: its symbol when the dynamic symbol table has
+/* The user's task function (or the one a trampoline task runs for its
+ * user, cc__task_report_as): its symbol when the dynamic symbol table has
  * it (dladdr, exact address only), else the expression written at the
  * cc_spawn() site, else its offset in its module (for addr2line). Not
  * async-signal-safe in general (dladdr), acceptable on the way to abort. */
 static size_t fmt_fn(char *p, const cc_task_t *t) {
   Dl_info di;
-  void *fn = (void *)(uintptr_t)t->fn;
+  void *fn = t->user_fn ? (void *)t->user_fn : (void *)(uintptr_t)t->fn;
+  const char *fname = t->user_fn ? t->user_fname : t->fname;
   bool found = dladdr(fn, &di) != 0;
   if (found && di.dli_sname && di.dli_saddr == fn)
     return fmt_s(p, di.dli_sname, 128);
-  if (t->fname)
-    return fmt_s(p, t->fname, 128);
+  if (fname)
+    return fmt_s(p, fname, 128);
   size_t n = 0;
   if (found && di.dli_fname) {
     n += fmt_s(p + n, di.dli_fname, 200);

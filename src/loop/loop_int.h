@@ -77,7 +77,9 @@ struct cc_task {
   int64_t born;
   const char *file;
   const char *name;
-  const char *fname; /* the function as written at the cc_spawn() site, or NULL */
+  const char *fname;      /* the function as written at the cc_spawn() site, or NULL */
+  const void *user_fn;    /* what a trampoline task runs for its user, or NULL */
+  const char *user_fname; /* its name, or NULL (cc__task_report_as) */
   int line;
   size_t stack_size; /* 0: the loop's pool */
   void *asan_fake;

@@ -23,6 +23,16 @@ static inline void cc__wake_fast(cc_task_t *t, uint64_t token, int result) {
   cc__wake_inl(t, token, result);
 }
 
+/* For a task whose function is a trampoline of the library (a server's
+ * connection task that calls the user's handler, ...): names the user's
+ * function `fn` (and its source text `fname`, may be NULL) in the
+ * stack-overflow report instead of the trampoline. Call it on the task
+ * before it runs or from inside it. */
+static inline void cc__task_report_as(cc_task_t *t, const void *fn, const char *fname) {
+  t->user_fn = fn;
+  t->user_fname = fname;
+}
+
 /* ---- task.c / group.c -------------------------------------------------------- */
 
 /* Runs the task's function (unless cancelled first) and completes it:

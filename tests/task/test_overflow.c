@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "task/task_int.h"
 #include "test.h"
 
 /* Not static, and the executable exports its symbols: dladdr finds it. */
@@ -34,6 +35,18 @@ static intptr_t via_wait_for(void *unused) {
   return cc_wait_for(big_frame, NULL, 5000, NULL);
 }
 
+/* A library trampoline that runs the user's function names that one. */
+static intptr_t trampoline(void *a) {
+  cc__task_report_as(cc_self(), (const void *)big_static, "big_static");
+  return big_static(a);
+}
+static intptr_t via_trampoline(void *unused) {
+  cc_task_t *t;
+  ASSERT_OK(cc_spawn(&t, trampoline, NULL));
+  cc_join(t, NULL);
+  return 0;
+}
+
 static void expect_report(cc_task_fn fn, const char *name, const char *func) {
 #ifndef CC_TEST_STACK_CLASH
   SKIP("the compiler has no -fstack-clash-protection");
@@ -58,4 +71,8 @@ TEST(overflow_names_spawned_function) {
 
 TEST(overflow_names_function_behind_wait_for) {
   expect_report(via_wait_for, "wait_for", "big_frame");
+}
+
+TEST(overflow_names_user_function_behind_trampoline) {
+  expect_report(via_trampoline, "trampoline", "big_static");
 }
