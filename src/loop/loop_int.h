@@ -17,6 +17,7 @@
 #define CC_LOOP_INT_H
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdatomic.h>
 
@@ -243,12 +244,20 @@ void cc__loop_leave(cc_loop_t *l);
 cc_task_t *cc__task_alloc(cc_loop_t *l);
 /* Returns an ended task's stack; frees the task too if nobody will join it. */
 void cc__task_release(cc_loop_t *l, cc_task_t *t);
-/* Returns the task structure to the loop's free list. */
-void cc__task_free(cc_loop_t *l, cc_task_t *t);
 /* Frees every task slab (loop teardown). */
 void cc__task_slabs_free(cc_loop_t *l);
 /* Makes t runnable with park result r (same loop, t PARKED). */
 void cc__make_ready(cc_loop_t *l, cc_task_t *t, int r);
+
+/* Returns the task structure to the loop's free list (inline: every join
+ * ends here). */
+static inline void cc__task_free(cc_loop_t *l, cc_task_t *t) {
+  if (t->owned_name)
+    free((void *)t->name);
+  t->state = CC__DONE;
+  t->rq_next = l->task_free;
+  l->task_free = t;
+}
 
 /* ---- the hot path, inline ------------------------------------------------ */
 

@@ -63,14 +63,6 @@ cc_task_t *cc__task_alloc(cc_loop_t *l) {
   return t;
 }
 
-void cc__task_free(cc_loop_t *l, cc_task_t *t) {
-  if (t->owned_name)
-    free((void *)t->name);
-  t->state = CC__DONE;
-  t->rq_next = l->task_free;
-  l->task_free = t;
-}
-
 void cc__task_slabs_free(cc_loop_t *l) {
   cc__task_slab_t *s = l->slabs, *next;
   for (; s; s = next) {

@@ -55,7 +55,7 @@ static void task_entry(void *arg) {
     t = n;
   }
   l->zombie = t;
-  cc__run_next(l, t, true);
+  cc__run_next_inl(l, t, true);
   __builtin_unreachable();
 }
 

@@ -295,7 +295,8 @@ int cc_sleep_until(int64_t when) {
 int cc_sleep(int64_t ms) {
   if (ms <= 0)
     return cc_yield();
-  return cc_sleep_until(cc_deadline_in(ms)); /* saturates at INT64_MAX */
+  int64_t now = cc_now(); /* cc_deadline_in(ms), inline: this is hot */
+  return cc_sleep_until(ms > INT64_MAX - now ? INT64_MAX : now + ms);
 }
 
 /* ---- deadline scopes ----------------------------------------------------------------
