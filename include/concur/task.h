@@ -33,7 +33,7 @@ typedef struct cc_group cc_group_t;
 /** Options for cc_spawn_opts(); zero-fill for the defaults. */
 typedef struct cc_spawn_opts {
   const char *name;  /**< shown by cc_loop_dump; copied (max 31 bytes) */
-  size_t stack_size; /**< 0: the loop's default */
+  size_t stack_size; /**< 0: the loop's default; below 4 GiB */
   bool detached;     /**< nobody will join: freed as soon as it ends */
 } cc_spawn_opts_t;
 
@@ -45,7 +45,8 @@ typedef struct cc_spawn_opts {
  *  passes it to cc_join() or cc_detach() exactly once. Never suspends.
  *  Also callable from a cc_loop_call() callback on the loop's thread.
  *  Errors: -ENOMEM; -CC_ENOTCORO outside a loop; -ESHUTDOWN once the loop
- *  is shutting down (cc_run's main has returned). */
+ *  is shutting down (cc_run's main has returned); -EINVAL for a NULL fn or
+ *  out (unless detached) or a stack_size of 4 GiB or more. */
 #define cc_spawn(out, fn, arg)                                                           \
   cc_spawn_at((out), (fn), (arg), NULL, __FILE__, __LINE__, #fn)
 

@@ -101,7 +101,7 @@ static void inbox_drain(cc_loop_t *l) {
       fn(arg);
     } else {
       cc_task_t *t = container_of(n, cc_task_t, rw_node);
-      atomic_store(&t->rw_queued, false);
+      atomic_store(&t->rw_node.queued, false);
       uint64_t tok = atomic_load_explicit(&t->rw_token, memory_order_acquire);
       int r = atomic_load_explicit(&t->rw_result, memory_order_relaxed);
       if (t->state == CC__PARKED && t->token == tok)
@@ -148,7 +148,7 @@ void cc__wake(cc_task_t *t, uint64_t token, int result) {
 void cc__wake_remote(cc_task_t *t, uint64_t token, int result) {
   atomic_store_explicit(&t->rw_result, result, memory_order_relaxed);
   atomic_store_explicit(&t->rw_token, token, memory_order_release);
-  if (atomic_exchange(&t->rw_queued, true))
+  if (atomic_exchange(&t->rw_node.queued, true))
     return;
   t->rw_node.kind = CC__INODE_WAKE;
   inbox_push(t->loop, &t->rw_node);
@@ -389,8 +389,8 @@ static size_t fmt_x(char *p, uint64_t v) {
  * async-signal-safe in general (dladdr), acceptable on the way to abort. */
 static size_t fmt_fn(char *p, const cc_task_t *t) {
   Dl_info di;
-  void *fn = t->user_fn ? (void *)t->user_fn : (void *)(uintptr_t)t->fn;
-  const char *fname = t->user_fn ? t->user_fname : t->fname;
+  void *fn = (void *)(uintptr_t)t->fn;
+  const char *fname = cc__task_fname(t);
   bool found = dladdr(fn, &di) != 0;
   if (found && di.dli_sname && di.dli_saddr == fn)
     return fmt_s(p, di.dli_sname, 128);

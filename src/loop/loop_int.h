@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 
+#include "coro/annot.h"
 #include "coro/coro.h"
 #include "loop/sched.h"
 #include "loop/backend/backend.h"
@@ -39,7 +40,8 @@ enum cc__task_state {
 /* A node of the loop's inbox: a task's wake node, or a posted call. */
 typedef struct cc__inode {
   struct cc__inode *next;
-  uint8_t kind; /* CC__INODE_WAKE or CC__INODE_CALL */
+  uint8_t kind;       /* CC__INODE_WAKE or CC__INODE_CALL */
+  atomic_bool queued; /* (a task's node) in the inbox now */
 } cc__inode_t;
 enum { CC__INODE_WAKE = 1, CC__INODE_CALL };
 
@@ -49,23 +51,27 @@ typedef struct cc__icall {
   void *arg;
 } cc__icall_t;
 
+/* 256 bytes in a plain 64-bit build, four cache lines: a million live
+ * tasks are 256 MB of structures, so every field counts (the hot ones
+ * first). */
 struct cc_task {
   cc__ctx_t ctx;
   cc_loop_t *loop;
   struct cc_task *rq_next;
+  int wake_result;
   uint8_t state;
   bool cancelled;
   bool started;
   bool detached;
   bool shield; /* parks ignore cancellation and scope deadlines */
   bool owned_name;
-  uint64_t token; /* token of the current/next park */
-  int wake_result;
+  _Atomic int rw_result; /* remote wake-ups: see rw_node */
+  uint64_t token;        /* token of the current/next park */
   cc__timer_t timer;
   int64_t deadline; /* effective deadline of the open scopes */
   cc_timeout_t *scope;
   cc__stack_t *stack;
-  cc_task_fn fn;
+  cc_task_fn fn; /* after the task started: the function reports name */
   void *arg;
   intptr_t result;
   cc__waiter_t *joiner;
@@ -77,26 +83,32 @@ struct cc_task {
   uint64_t id;
   int64_t born;
   const char *file;
+  /* The name; when owned_name, a copy preceded by the spawn site's text of
+   * the function (see cc__task_fname). */
   const char *name;
-  const char *fname;      /* the function as written at the cc_spawn() site, or NULL */
-  const void *user_fn;    /* what a trampoline task runs for its user, or NULL */
-  const char *user_fname; /* its name, or NULL (cc__task_report_as) */
   int line;
-  size_t stack_size; /* 0: the loop's pool */
+  uint32_t stack_size; /* 0: the loop's pool */
+#ifdef CC__ASAN
   void *asan_fake;
+#endif
+#ifdef CC__TSAN
   void *tsan_fiber;
+#endif
+  _Atomic uint64_t rw_token;
 
   /* Wake-ups from other threads (loop.c), without allocation: the waker
-   * stores token and result and pushes rw_node onto the loop's inbox
-   * unless it is there already; the loop re-reads them when it pops it.
-   * These fields outlive the structure's reuse (cc__task_alloc clears a
-   * task only up to rw_node), since the node may still be in the inbox:
-   * a stale wake then meets a newer token and is dropped. */
+   * stores rw_result and rw_token and pushes rw_node onto the loop's inbox
+   * unless it is there already (rw_node.queued); the loop re-reads them
+   * when it pops it. rw_node outlives the structure's reuse
+   * (cc__task_alloc clears a task only up to it), since it may still be in
+   * the inbox: a stale wake then meets a newer token and is dropped. */
   cc__inode_t rw_node;
-  _Atomic uint64_t rw_token;
-  _Atomic int rw_result;
-  atomic_bool rw_queued;
 };
+
+/* The spawn site's text of the task's function, or NULL. */
+static inline const char *cc__task_fname(const cc_task_t *t) {
+  return t->owned_name ? ((const char *const *)(const void *)t->name)[-1] : t->name;
+}
 
 /* What the loop knows of an fd: the tasks parked on it (cc__fd_wait), or
  * the callback watcher that owns it (loop/io.h), never both. */
@@ -253,7 +265,7 @@ void cc__make_ready(cc_loop_t *l, cc_task_t *t, int r);
  * ends here). */
 static inline void cc__task_free(cc_loop_t *l, cc_task_t *t) {
   if (t->owned_name)
-    free((void *)t->name);
+    free((char *)t->name - sizeof(const char *));
   t->state = CC__DONE;
   t->rq_next = l->task_free;
   l->task_free = t;
@@ -280,8 +292,9 @@ static inline void cc__after_switch(cc_loop_t *l, void *fake) {
 static inline void cc__switch_to(cc_loop_t *l, cc_task_t *self, cc_task_t *to,
                                  bool dying) {
   cc__ctx_t *from = self ? &self->ctx : &l->sched_ctx;
+#ifdef CC__ASAN
   void **fake = self ? &self->asan_fake : &l->sched_asan_fake;
-  (void)fake;
+#endif
   (void)dying;
   l->current = to;
   if (to) {
@@ -298,7 +311,11 @@ static inline void cc__switch_to(cc_loop_t *l, cc_task_t *self, cc_task_t *to,
 #endif
     cc__ctx_switch(from, &l->sched_ctx);
   }
+#ifdef CC__ASAN
   cc__after_switch(l, *fake);
+#else
+  cc__after_switch(l, NULL);
+#endif
 }
 
 /* The next task to run, or NULL when the loop's own context should run. */

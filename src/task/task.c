@@ -54,6 +54,8 @@ int cc_spawn_at(cc_task_t **out, cc_task_fn fn, void *arg, const cc_spawn_opts_t
     return -EINVAL;
   if (l->shutting_down)
     return -ESHUTDOWN;
+  if (opts && opts->stack_size > UINT32_MAX)
+    return -EINVAL;
   cc_task_t *t = cc__task_alloc(l);
   if (!t)
     return -ENOMEM;
@@ -67,12 +69,15 @@ int cc_spawn_at(cc_task_t **out, cc_task_fn fn, void *arg, const cc_spawn_opts_t
   t->file = file;
   t->line = line;
   t->name = fname;
-  t->fname = fname;
   if (opts) {
     if (opts->name) {
+      /* The copy is preceded by the spawn site's text of the function
+       * (cc__task_fname): the structure has no room for both. */
       size_t n = strnlen(opts->name, 31);
-      char *copy = malloc(n + 1);
+      char *copy = malloc(sizeof(const char *) + n + 1);
       if (copy) {
+        memcpy(copy, &fname, sizeof fname);
+        copy += sizeof fname;
         memcpy(copy, opts->name, n);
         copy[n] = 0;
         t->name = copy;
@@ -80,7 +85,7 @@ int cc_spawn_at(cc_task_t **out, cc_task_fn fn, void *arg, const cc_spawn_opts_t
       }
     }
     if (opts->stack_size && opts->stack_size != l->stacks.stack_size)
-      t->stack_size = opts->stack_size;
+      t->stack_size = (uint32_t)opts->stack_size;
   }
   t->anext = l->all;
   if (l->all)

@@ -6,6 +6,8 @@
 #ifndef CC_TASK_INT_H
 #define CC_TASK_INT_H
 
+#include <string.h>
+
 #include "loop/loop_int.h"
 
 /* cc__park() inline: no call but the context switch when there is no
@@ -26,11 +28,15 @@ static inline void cc__wake_fast(cc_task_t *t, uint64_t token, int result) {
 /* For a task whose function is a trampoline of the library (a server's
  * connection task that calls the user's handler, ...): names the user's
  * function `fn` (and its source text `fname`, may be NULL) in the
- * stack-overflow report instead of the trampoline. Call it on the task
- * before it runs or from inside it. */
+ * stack-overflow report instead of the trampoline. Call it from inside
+ * the running task `t` (the task's own function pointer is reused for it:
+ * it is not needed once the task runs). */
 static inline void cc__task_report_as(cc_task_t *t, const void *fn, const char *fname) {
-  t->user_fn = fn;
-  t->user_fname = fname;
+  t->fn = (cc_task_fn)(uintptr_t)fn;
+  if (t->owned_name)
+    memcpy((char *)t->name - sizeof fname, &fname, sizeof fname);
+  else
+    t->name = fname;
 }
 
 /* ---- task.c / group.c -------------------------------------------------------- */
