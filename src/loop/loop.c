@@ -90,8 +90,8 @@ static void inbox_drain(cc_loop_t *l) {
   }
   while (fifo) {
     n = fifo;
-    /* Read the link first: once rw_queued is cleared, a poster may push
-     * the same node again and rewrite it. */
+    /* Read the link first: once the node's queued flag is cleared, a
+     * poster may push the same node again and rewrite it. */
     fifo = n->next;
     if (n->kind == CC__INODE_CALL) {
       cc__icall_t *c = container_of(n, cc__icall_t, node);
