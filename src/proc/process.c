@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "concur/process.h"
-#include "core/sched.h"
+#include "loop/sched.h"
 #include "proc/proc_int.h"
 
 struct cc_process {

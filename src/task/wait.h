@@ -30,7 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/sched.h"
+#include "loop/sched.h"
 
 typedef struct cc__tw {
   struct cc__tw *next, *prev;
