@@ -8,10 +8,13 @@ JOBS ?= $(shell nproc)
 
 # Debian packages the build and the tests need.
 DEPS := build-essential cmake pkg-config libssl-dev openssl
+# The HTTP client (libcurl) and its tests (a private nginx, brotli for br bodies).
+DEPS += libcurl4-openssl-dev nginx-light brotli
 # The demo's data-mining part reads the Python documentation.
 DEMO_DEPS := python3-doc
 # Peers the benchmarks compare against (installed by `make bench` only).
 BENCH_DEPS := golang-go python3 python3-uvloop
+BENCH_DEPS += curl wrk python3-aiohttp
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
