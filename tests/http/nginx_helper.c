@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+static bool quiet;
+
 static const char *nginx_bin(void) {
   static const char *const cands[] = {"/usr/sbin/nginx", "/usr/bin/nginx",
                                       "/usr/local/sbin/nginx", NULL};
@@ -99,6 +101,8 @@ static int make_site(test_nginx_t *n, bool tls) {
   write_file(p, "gz/text.txt", text, sizeof text);
   write_file(p, "br/text.raw", text, sizeof text);
   char cmd[1200];
+  if (quiet)
+    return 0;
   snprintf(cmd, sizeof cmd, "brotli -c '%s/br/text.raw' > '%s/br/text.txt' 2>/dev/null",
            p, p);
   if (run_quiet(cmd) != 0)
@@ -131,14 +135,14 @@ static int write_conf(test_nginx_t *n, bool tls) {
       "http {\n"
       "  log_format t '$connection $connection_requests $server_protocol $request_uri "
       "$status';\n"
-      "  access_log %s/access.log t;\n"
+      "  access_log %s/access.log t;\n%s"
       "  client_body_temp_path %s/tmp; proxy_temp_path %s/tmp; fastcgi_temp_path "
       "%s/tmp;\n"
       "  uwsgi_temp_path %s/tmp; scgi_temp_path %s/tmp;\n"
       "  keepalive_requests 1000000; keepalive_timeout 60s;\n"
       "  default_type application/octet-stream;\n"
       "  types { text/html html; text/plain txt; }\n",
-      d, d, d, d, d, d, d, d);
+      d, d, d, quiet ? "  access_log off;\n" : "", d, d, d, d, d);
   for (int pass = 0; pass < (tls ? 2 : 1); pass++) {
     if (pass == 0)
       fprintf(f, "  server {\n    listen 127.0.0.1:%d;\n", n->port);
@@ -221,6 +225,13 @@ int test_nginx_start(test_nginx_t *n, bool tls) {
 fail:
   test_nginx_stop(n);
   return -1;
+}
+
+int test_nginx_start_quiet(test_nginx_t *n) {
+  quiet = true;
+  int r = test_nginx_start(n, false);
+  quiet = false;
+  return r;
 }
 
 void test_nginx_stop(test_nginx_t *n) {

@@ -41,6 +41,9 @@ typedef struct test_nginx {
  * up (the caller skips). */
 int test_nginx_start(test_nginx_t *n, bool tls);
 
+/* The same for benchmarks: no access log, no TLS, no brotli file. */
+int test_nginx_start_quiet(test_nginx_t *n);
+
 /* Stops it (SIGTERM, then waits), removes the prefix. */
 void test_nginx_stop(test_nginx_t *n);
 
