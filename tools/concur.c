@@ -14,6 +14,7 @@
 
 #include <concur.h>
 
+#include "fetch.h"
 #include "mine.h"
 
 static double peak_rss_mb(void) {
@@ -162,6 +163,8 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "mine") == 0)
     return concur_mine_main(argc - 1, argv + 1);
+  if (strcmp(cmd, "fetch") == 0)
+    return concur_fetch_main(argc - 1, argv + 1);
   fprintf(stderr,
           "usage: concur [demo | sleepers [N] | spawn [N] | mine [dir] | --version]\n");
   return 2;
