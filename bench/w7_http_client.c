@@ -98,14 +98,26 @@ static intptr_t concur_main(void *arg) {
   return rc;
 }
 
-/* Runs a shell command, copying its result lines to stdout; returns its
- * exit status (-1 when it could not run) and its wall time in *wall. */
-static int run_peer(const char *cmd, double *wall, char *capture, size_t cap) {
-  double t0 = bench_now();
+static double children_cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_CHILDREN, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
+/* Runs a shell command and returns its exit status (-1 when it could not
+ * run), its wall time in *wall and its CPU time (user + system, from
+ * RUSAGE_CHILDREN) in *cpu. Its output goes to `capture` when given, else
+ * its result lines are copied to stdout with the peer's client CPU per
+ * request appended (cpu_us_per_req, from the line's n=). */
+static int run_peer(const char *cmd, double *wall, double *cpu, char *capture,
+                    size_t cap) {
+  double t0 = bench_now(), c0 = children_cpu_s();
   FILE *p = popen(cmd, "r");
   if (!p)
     return -1;
-  char line[1024];
+  char line[1024], held[8][1024];
+  int nheld = 0;
   size_t used = 0;
   while (fgets(line, sizeof line, p)) {
     if (capture) {
@@ -114,13 +126,29 @@ static int run_peer(const char *cmd, double *wall, char *capture, size_t cap) {
         memcpy(capture + used, line, l + 1);
         used += l;
       }
+    } else if (strncmp(line, "W7 ", 3) == 0 && nheld < 8) {
+      snprintf(held[nheld++], sizeof held[0], "%s", line);
     } else {
       fputs(line, stdout);
-      fflush(stdout);
     }
   }
   int st = pclose(p);
   *wall = bench_now() - t0;
+  double c = children_cpu_s() - c0;
+  if (cpu)
+    *cpu = c;
+  for (int i = 0; i < nheld; i++) {
+    char *nl = strchr(held[i], '\n');
+    if (nl)
+      *nl = '\0';
+    const char *np = strstr(held[i], " n=");
+    long n = np ? strtol(np + 3, NULL, 10) : 0;
+    if (n > 0)
+      printf("%s cpu_us_per_req=%.2f\n", held[i], c * 1e6 / (double)n);
+    else
+      printf("%s\n", held[i]);
+  }
+  fflush(stdout);
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -139,12 +167,12 @@ static void peers(long n, const char *u, long body) {
            "build -o %s "
            "%s/w7_http_client.go >&2",
            gobin, pdir);
-  if (run_peer(cmd, &wall, NULL, 0) == 0) {
+  if (run_peer(cmd, &wall, NULL, NULL, 0) == 0) {
     snprintf(cmd, sizeof cmd, "%s %ld '%s' %ld", gobin, n, u, body);
-    if ((st = run_peer(cmd, &wall, NULL, 0)) != 0)
+    if ((st = run_peer(cmd, &wall, NULL, NULL, 0)) != 0)
       fprintf(stderr, "# go peer failed (%d)\n", st);
     snprintf(cmd, sizeof cmd, "GOMAXPROCS=1 %s %ld '%s' %ld", gobin, n, u, body);
-    if ((st = run_peer(cmd, &wall, NULL, 0)) != 0)
+    if ((st = run_peer(cmd, &wall, NULL, NULL, 0)) != 0)
       fprintf(stderr, "# go GOMAXPROCS=1 peer failed (%d)\n", st);
     unlink(gobin);
   } else {
@@ -160,10 +188,11 @@ static void peers(long n, const char *u, long body) {
     fclose(f);
     snprintf(cmd, sizeof cmd,
              "curl --parallel --parallel-max 64 -s --no-progress-meter -f -K %s", list);
-    st = run_peer(cmd, &wall, NULL, 0);
+    double cpu;
+    st = run_peer(cmd, &wall, &cpu, out, sizeof out);
     if (st == 0)
-      printf("W7 http-client impl=curl n=%ld wall_s=%.3f rps=%.0f\n", n, wall,
-             (double)n / wall);
+      printf("W7 http-client impl=curl n=%ld wall_s=%.3f rps=%.0f cpu_us_per_req=%.2f\n",
+             n, wall, (double)n / wall, cpu * 1e6 / (double)n);
     else
       fprintf(stderr, "# curl peer failed (%d)\n", st);
     unlink(list);
@@ -175,12 +204,13 @@ static void peers(long n, const char *u, long body) {
              "env -u PYTHONHOME -u PYTHONPATH %s %s/w7_http_client_aiohttp.py "
              "--impl %s %ld '%s' %ld",
              py, pdir, impl, n, u, body);
-    if ((st = run_peer(cmd, &wall, NULL, 0)) != 0)
+    if ((st = run_peer(cmd, &wall, NULL, NULL, 0)) != 0)
       fprintf(stderr, "# aiohttp (%s) peer: exit %d\n", impl, st);
   }
   /* wrk: one thread (the other core is nginx's), 64 connections. */
   snprintf(cmd, sizeof cmd, "wrk -t1 -c64 -d%ds '%s' 2>&1", quick ? 2 : 5, u);
-  if (run_peer(cmd, &wall, out, sizeof out) == 0) {
+  double wcpu;
+  if (run_peer(cmd, &wall, &wcpu, out, sizeof out) == 0) {
     char *rq = strstr(out, " requests in ");
     char *rs = strstr(out, "Requests/sec:");
     if (rq && rs) {
@@ -190,7 +220,8 @@ static void peers(long n, const char *u, long body) {
       long reqs = strtol(b, NULL, 10);
       double secs = strtod(rq + 13, NULL);
       double rps = strtod(rs + 13, NULL);
-      printf("W7 http-client impl=wrk n=%ld wall_s=%.3f rps=%.0f\n", reqs, secs, rps);
+      printf("W7 http-client impl=wrk n=%ld wall_s=%.3f rps=%.0f cpu_us_per_req=%.2f\n",
+             reqs, secs, rps, reqs > 0 ? wcpu * 1e6 / (double)reqs : 0.0);
     }
   } else {
     fprintf(stderr, "# skip wrk: not installed\n");

@@ -129,7 +129,10 @@ static int on_timeout(CURLM *m, long timeout_ms, void *userp) {
     cc__cbtimer_stop(&s->timer);
     return 0;
   }
-  return cc__cbtimer_start(s->loop, &s->timer, cc_now() + timeout_ms) < 0 ? -1 : 0;
+  /* 0 ("as soon as possible", after every curl_multi_add_handle): a
+   * deadline in the past fires on the next iteration, with no clock read. */
+  int64_t when = timeout_ms == 0 ? 0 : cc_now() + timeout_ms;
+  return cc__cbtimer_start(s->loop, &s->timer, when) < 0 ? -1 : 0;
 }
 
 curl_socket_t cc__http_open_socket(void *ud, curlsocktype purpose,
