@@ -103,9 +103,12 @@ CC_EXTERN bool cc_http_token_eq(const char *a, size_t len, const char *b);
  * against the system CAs unless told otherwise.
  *
  * Threads: a session belongs to the loop (or, made outside any loop, to the
- * thread) that created it; other loops and threads get -EXDEV. A thread
- * session serves one request at a time (a second thread blocks until the
- * first request is done). Responses are freed on the session's thread.
+ * thread) that created it; other loops get -EXDEV, and so does a coroutine
+ * calling a thread session (it would block its whole loop). A thread
+ * session may be shared by plain threads: it serves one request at a time
+ * (a second thread blocks until the first request is done). A loop
+ * session's responses are freed on its loop's thread; a thread session's on
+ * any thread. A loop session must be freed before its loop's run ends.
  *
  * Errors of a request (negative returns), besides -ENOMEM and -EINVAL:
  *   -CC_ERESOLVE        the host name did not resolve
@@ -173,7 +176,8 @@ typedef struct cc_http_session_opts {
   const char *proxy;
 } cc_http_session_opts_t;
 
-/** Creates a session. Made inside a coroutine, it belongs to that loop and
+/** Creates a session. Made on a loop's thread (in a coroutine or a loop
+ *  callback), it belongs to that loop and
  *  its requests suspend only their coroutine; made outside any loop, it
  *  belongs to that thread and its requests block it. The caller frees it
  *  with cc_http_session_free(). Never suspends. Errors: -ENOMEM,
@@ -195,6 +199,8 @@ typedef struct cc_http_session_stats {
   uint64_t easy_made; /**< easy handles created (the rest were reused) */
   size_t in_flight;   /**< requests now in the multi handle */
   size_t watched;     /**< sockets now watched */
+  uint64_t
+      idle_events; /**< events on idle keep-alive connections (closed by the server) */
 } cc_http_session_stats_t;
 CC_EXTERN void cc_http_session_stats(const cc_http_session_t *s,
                                      cc_http_session_stats_t *st);

@@ -165,11 +165,8 @@ int cc_http_session_new(cc_http_session_t **out, const cc_http_session_opts_t *o
     curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, s->o.max_conns_per_host);
   curl_multi_setopt(s->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
   s->loop = cc_loop_current();
-  if (s->loop && cc__self()) {
+  if (s->loop)
     cc__http_loop_attach(s);
-  } else {
-    s->loop = NULL;
-  }
   *out = s;
   return 0;
 }

@@ -73,6 +73,7 @@ static void on_io(cc__io_t *w, unsigned events) {
   if (!k->known) {
     /* A parked keep-alive connection became readable (closed by the
      * server, most likely): stop listening until libcurl asks again. */
+    s->st.idle_events++;
     cc__io_start(s->loop, &k->io, 0);
     return;
   }

@@ -163,6 +163,7 @@ static int write_conf(test_nginx_t *n, bool tls) {
             "x-test=$http_x_test\\n\"; }\n"
             "    location = /busy { add_header Retry-After 1 always; return 429; }\n"
             "    location = /unavail { return 503; }\n"
+            "    location = /shortka { keepalive_timeout 1s; return 200 \"short\\n\"; }\n"
             "    location = /r1 { return 302 /index.html; }\n",
             d);
     for (int i = 2; i <= 20; i++)

@@ -15,6 +15,7 @@
  *   /echo                "<method> <uri> x-test=<X-Test>\n"
  *   /busy                429 with Retry-After: 1
  *   /unavail             503 without Retry-After
+ *   /shortka             "short\n", then the connection is closed after 1 s idle
  *
  * The access log holds "<connection> <connection_requests> <protocol>
  * <uri> <status>" per request, so tests can count connections server-side.

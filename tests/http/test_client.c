@@ -3,6 +3,7 @@
  * session made on a plain thread (requests' blocking calls), `_loop` with a
  * session made in a coroutine (the loop-driven multi-socket path). */
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "nginx_helper.h"
@@ -688,5 +689,41 @@ static void t_h2(void *arg) {
 TEST(h2_multiplex_loop) {
   start_nginx(true);
   run_as(1, t_h2, NULL);
+  test_nginx_stop(&ngx);
+}
+
+/* The server closes an idle keep-alive connection whose watcher the session
+ * keeps registered between requests: the loop does not spin on its EOF
+ * (CPU stays low while it sleeps), and the next request opens a new one. */
+static double cpu_now(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
+static void t_idle_close(void *arg) {
+  cc_http_session_t *s = session(NULL);
+  cc_http_response_t *r;
+  ASSERT_OK(cc_http_get(s, url("/shortka"), &r));
+  ASSERT_STR_EQ(r->body, "short\n");
+  cc_http_response_free(r);
+  double c0 = cpu_now();
+  ASSERT_OK(cc_sleep(1600));               /* nginx closes the connection after 1 s */
+  ASSERT_LT((cpu_now() - c0) * 1000, 800); /* ms of CPU while idle */
+  cc_http_session_stats_t st;
+  cc_http_session_stats(s, &st);
+  ASSERT_EQ(st.idle_events, 1); /* the EOF was seen once, then not listened for */
+  ASSERT_OK(cc_http_get(s, url("/index.html"), &r));
+  ASSERT_EQ(r->status, 200);
+  cc_http_response_free(r);
+  cc_http_session_stats(s, &st);
+  ASSERT_EQ(st.sockets, 2);
+  ASSERT_EQ(st.watched, 1);
+  cc_http_session_free(s);
+}
+TEST(idle_close_loop) {
+  start_nginx(false);
+  run_as(1, t_idle_close, NULL);
   test_nginx_stop(&ngx);
 }
