@@ -151,11 +151,12 @@ typedef struct cc_http_session_opts {
   /** Largest body accepted (decoded bytes); 0: 1 GiB. More: -CC_ETOOBIG. */
   size_t max_body;
   /** Retries of an idempotent request (GET, HEAD, PUT, DELETE, OPTIONS,
-   *  TRACE) after a connection failure (refused, reset, partial body,
-   *  connect time-out) or a 429/503 response; 0: none. */
+   *  TRACE) after a connection failure (refused, unreachable, reset,
+   *  partial body, malformed response) or a 429/503 response; 0: none.
+   *  Time-outs are not retried (the deadline is the caller's). */
   int retries;
   /** First back-off before a retry, in ms (then doubled each time, with
-   *  random jitter of up to half of it); 0: 100. A Retry-After header of a
+   *  random jitter of up to half of it, at most 30 s); 0: 100. A Retry-After header of a
    *  429/503 (seconds, capped at 60 s) takes precedence. */
   int64_t retry_base_ms;
   /** PEM file / directory of CA certificates instead of the system's. */

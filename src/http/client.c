@@ -27,6 +27,7 @@
 #define DEFAULT_MAX_BODY   ((size_t)1 << 30)
 #define DEFAULT_RETRY_MS   100
 #define MAX_RETRY_AFTER_S  60
+#define MAX_BACKOFF_MS     30000
 #define RESP_POOL_MAX      256
 #define RESP_KEEP_BYTES    (1u << 20) /* bigger buffers are not kept in the pool */
 #define STREAM_STAGE_BYTES (64u << 10)
@@ -767,6 +768,17 @@ static int xfer_start(cc_http_session_t *s, cc__http_xfer_t *x) {
     return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -CC_EHTTP_CURL;
   x->in_multi = true;
   s->st.in_flight++;
+  if (s->loop) {
+    /* Start the transfer now rather than when the loop timer that
+     * curl_multi_add_handle just armed (timeout 0) fires on the next
+     * iteration: the request leaves while this loop still has other
+     * coroutines to run, so the server works on it meanwhile instead of
+     * receiving a whole batch at once. This is outside every libcurl
+     * callback, as libcurl requires. */
+    int running;
+    curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    cc__http_reap(s);
+  }
   return 0;
 }
 
@@ -861,6 +873,8 @@ static int64_t backoff_ms(cc_http_session_t *s, cc__http_resp_t *r, int k) {
     }
   }
   int64_t d = s->o.retry_base_ms << (k < 20 ? k : 20);
+  if (d > MAX_BACKOFF_MS)
+    d = MAX_BACKOFF_MS;
   s->rng ^= s->rng << 13;
   s->rng ^= s->rng >> 7;
   s->rng ^= s->rng << 17;
