@@ -327,7 +327,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
 }
 
 /* Splits the header block into name/value pairs (pointing into hbuf). */
-static int parse_headers(cc__http_resp_t *r) {
+int cc__http_parse_headers(cc__http_resp_t *r) {
   size_t n = 0;
   char *p = r->hbuf, *end = r->hbuf + r->hlen;
   if (!p)
@@ -389,7 +389,7 @@ static int resp_finish(cc__http_xfer_t *x) {
   if (grow(&r->url, &r->url_cap, ul + 1) < 0)
     return -ENOMEM;
   memcpy(r->url, url ? url : "", ul + 1);
-  if (parse_headers(r) < 0)
+  if (cc__http_parse_headers(r) < 0)
     return -ENOMEM;
   r->pub.status = (int)code;
   r->pub.http_version = ver == CURL_HTTP_VERSION_1_0   ? 10
@@ -852,25 +852,36 @@ static bool retryable_err(int rc) {
          rc == -CC_EPROTO_HTTP || rc == -ENETUNREACH || rc == -EHOSTUNREACH;
 }
 
+int64_t cc__http_retry_after_ms(const cc_http_header_t *hdrs, size_t n) {
+  const cc_http_header_t *h = cc_http_header_find(hdrs, n, "Retry-After");
+  if (!h || !h->value_len || h->value_len >= 64)
+    return -1;
+  char v[64];
+  memcpy(v, h->value, h->value_len);
+  v[h->value_len] = '\0';
+  char *end;
+  errno = 0;
+  long long secs = strtoll(v, &end, 10);
+  if (end == v || *end != '\0') {
+    time_t when = curl_getdate(v, NULL); /* an HTTP date */
+    if (when <= 0)
+      return -1;
+    secs = (long long)when - (long long)time(NULL);
+    if (secs < 0)
+      secs = 0;
+  } else if (secs < 0 || errno == ERANGE) {
+    return -1;
+  }
+  return (int64_t)(secs > MAX_RETRY_AFTER_S ? MAX_RETRY_AFTER_S : secs) * 1000;
+}
+
 /* Delay before retry number k (0-based) in ms: Retry-After when the
  * response has one, else exponential back-off with jitter. */
 static int64_t backoff_ms(cc_http_session_t *s, cc__http_resp_t *r, int k) {
   if (r) {
-    const cc_http_header_t *h =
-        cc_http_header_find(r->pub.headers, r->pub.nheaders, "Retry-After");
-    if (h && h->value_len && h->value_len < 64) {
-      char v[64];
-      memcpy(v, h->value, h->value_len);
-      v[h->value_len] = '\0';
-      char *end;
-      long secs = strtol(v, &end, 10);
-      if (end == v) {
-        time_t when = curl_getdate(v, NULL);
-        secs = when > 0 ? (long)(when - time(NULL)) : -1;
-      }
-      if (secs >= 0)
-        return (int64_t)(secs > MAX_RETRY_AFTER_S ? MAX_RETRY_AFTER_S : secs) * 1000;
-    }
+    int64_t ra = cc__http_retry_after_ms(r->pub.headers, r->pub.nheaders);
+    if (ra >= 0)
+      return ra;
   }
   int64_t d = s->o.retry_base_ms << (k < 20 ? k : 20);
   if (d > MAX_BACKOFF_MS)

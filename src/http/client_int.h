@@ -100,6 +100,13 @@ struct cc_http_session {
   size_t nbyfd;
 };
 
+/* Splits r->hbuf[0..hlen) (a status line, then header lines, up to the
+ * first empty line) into r->hdrs / r->pub.headers. 0 or -ENOMEM. */
+int cc__http_parse_headers(cc__http_resp_t *r);
+/* The delay a Retry-After header among hdrs asks for, in ms (delta seconds
+ * or an HTTP date, capped at 60 s), or -1 without a usable one. */
+int64_t cc__http_retry_after_ms(const cc_http_header_t *hdrs, size_t n);
+
 /* ---- curl_loop.c: the loop driver ------------------------------------- */
 
 /* Installs the socket and timer callbacks on s->multi for s->loop. */
