@@ -103,12 +103,18 @@ CC_EXTERN bool cc_http_token_eq(const char *a, size_t len, const char *b);
  * against the system CAs unless told otherwise.
  *
  * Threads: a session belongs to the loop (or, made outside any loop, to the
- * thread) that created it; other loops get -EXDEV, and so does a coroutine
- * calling a thread session (it would block its whole loop). A thread
- * session may be shared by plain threads: it serves one request at a time
- * (a second thread blocks until the first request is done). A loop
- * session's responses are freed on its loop's thread; a thread session's on
- * any thread. A loop session must be freed before its loop's run ends.
+ * thread) that created it. A plain thread (one running no loop) may also
+ * call cc_http_request/cc_http_get on a loop session: the request runs on
+ * that loop (which must be running or run later) and the thread blocks until
+ * it is done; the response is then the thread's, freed on any thread.
+ * Other loops get -EXDEV, and so does a coroutine calling a thread session
+ * (it would block its whole loop). A thread session may be shared by plain
+ * threads: it serves one request at a time (a second thread blocks until the
+ * first request is done). A loop session's own responses are freed on its
+ * loop's thread; a thread session's on any thread. A loop session must be
+ * freed before its loop's run ends, and after every plain thread's request
+ * on it has returned. Streams (cc_http_stream_*) are used on the session's
+ * own loop or thread only.
  *
  * Errors of a request (negative returns), besides -ENOMEM and -EINVAL:
  *   -CC_ERESOLVE        the host name did not resolve

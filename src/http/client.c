@@ -19,6 +19,7 @@
 #include "concur/error.h"
 #include "concur/task.h"
 #include "concur/version.h"
+#include "exec/wait.h"
 #include "http/client_int.h"
 
 #define DEFAULT_MAX_CONNS  100
@@ -266,6 +267,10 @@ void cc_http_response_free(cc_http_response_t *pub) {
     return;
   cc__http_resp_t *r = pub->priv_;
   cc_http_session_t *s = r->s;
+  if (!s) { /* handed to a plain thread (remote_request): not pooled */
+    resp_destroy(r);
+    return;
+  }
   if (!s->loop)
     pthread_mutex_lock(&s->mu);
   bool destroy = resp_put_locked(s, r);
@@ -913,11 +918,78 @@ static int check_owner(cc_http_session_t *s) {
   return 0;
 }
 
+/* ---- a plain thread using a loop session ----------------------------------- */
+
+/* The thread posts the request to the session's loop, where a detached
+ * coroutine runs it, and blocks on the exec layer's thread-or-coroutine
+ * wait (exec/wait.h) until that coroutine hands over the result. The
+ * response leaves the session's pool, so the thread may free it. */
+typedef struct remote_job {
+  cc_http_session_t *s;
+  const cc_http_request_t *req;
+  cc_http_response_t *out;
+  int rc;
+  bool done;
+  pthread_mutex_t mu;
+  cc__twq_t q;
+} remote_job_t;
+
+static void remote_finish(remote_job_t *j, int rc, cc_http_response_t *r) {
+  pthread_mutex_lock(&j->mu);
+  j->out = r;
+  j->rc = rc;
+  j->done = true;
+  cc__tw_signal(&j->q, 0);
+  pthread_mutex_unlock(&j->mu); /* j may be gone after this */
+}
+
+static intptr_t remote_task(void *arg) {
+  remote_job_t *j = arg;
+  cc_http_response_t *r = NULL;
+  int rc = cc_http_request(j->s, j->req, &r);
+  if (rc == 0) {
+    cc__http_resp_t *p = r->priv_;
+    p->s->resp_out--;
+    p->s = NULL;
+  }
+  remote_finish(j, rc, r);
+  return 0;
+}
+
+static void remote_start(void *arg) {
+  remote_job_t *j = arg;
+  cc_spawn_opts_t o = {.name = "http request (thread)", .detached = true};
+  int rc = cc_spawn_opts(NULL, remote_task, j, &o);
+  if (rc < 0)
+    remote_finish(j, rc, NULL);
+}
+
+static int remote_request(cc_http_session_t *s, const cc_http_request_t *q,
+                          cc_http_response_t **out) {
+  remote_job_t j = {.s = s, .req = q};
+  pthread_mutex_init(&j.mu, NULL);
+  int rc = cc_loop_call(s->loop, remote_start, &j);
+  if (rc == 0) {
+    pthread_mutex_lock(&j.mu);
+    while (!j.done) {
+      cc__tw_t w;
+      cc__tw_wait(&j.q, &j.mu, &w, "http request", &j, CC_FOREVER, 0);
+    }
+    pthread_mutex_unlock(&j.mu);
+    rc = j.rc;
+    *out = j.out;
+  }
+  pthread_mutex_destroy(&j.mu);
+  return rc;
+}
+
 int cc_http_request(cc_http_session_t *s, const cc_http_request_t *q,
                     cc_http_response_t **out) {
   *out = NULL;
   if (!q || !q->url)
     return -EINVAL;
+  if (s && s->loop && !cc_loop_current())
+    return remote_request(s, q, out);
   int rc = check_owner(s);
   if (rc < 0)
     return rc;

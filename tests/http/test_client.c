@@ -727,3 +727,41 @@ TEST(idle_close_loop) {
   run_as(1, t_idle_close, NULL);
   test_nginx_stop(&ngx);
 }
+
+/* A plain thread (here the executor's, through cc_to_thread) uses a loop's
+ * session: each request runs on the loop and the thread blocks on the
+ * thread-or-coroutine wait; the responses are the thread's to free. */
+static cc_http_session_t *shared;
+static intptr_t thread_gets(void *arg) {
+  for (int i = 0; i < 20; i++) {
+    cc_http_response_t *r;
+    int rc = cc_http_get(shared, url("/page4k.html"), &r);
+    if (rc < 0)
+      return rc;
+    if (r->status != 200 || r->body_len != 4096)
+      return -EPROTO;
+    cc_http_response_free(r);
+  }
+  cc_http_response_t *r = (void *)1;
+  int rc = cc_http_get(shared, "http://no-such-host.invalid/", &r);
+  return rc == -CC_ERESOLVE && r == NULL ? 20 : -EINVAL;
+}
+
+static void t_thread_on_loop(void *arg) {
+  shared = session(NULL);
+  intptr_t got = 0;
+  ASSERT_OK(cc_to_thread(thread_gets, NULL, &got));
+  ASSERT_EQ(got, 20);
+  cc_http_session_stats_t st;
+  cc_http_session_stats(shared, &st);
+  ASSERT_EQ(st.requests, 21);
+  cc_http_session_free(shared);
+  int conns;
+  ASSERT_EQ(test_nginx_count_wait(&ngx, "/page4k.html", NULL, &conns, 20), 20);
+  ASSERT_EQ(conns, 1);
+}
+TEST(thread_on_loop_session) {
+  start_nginx(false);
+  run_as(1, t_thread_on_loop, NULL);
+  test_nginx_stop(&ngx);
+}
