@@ -15,9 +15,15 @@
  * made by the loop, which the session keeps at about zero by leaving
  * keep-alive sockets registered between requests).
  *
+ * concur runs twice: one loop with 64 coroutines (impl=concur, the line to
+ * compare with the peers' single client), then two loops on two threads
+ * with a session and 32 coroutines each (impl=concur-2loops, concur's
+ * thread-per-core model; compare with Go's default GOMAXPROCS).
+ *
  * Prints: W7 http-client impl=<system> n=... wall_s=... rps=...
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,26 +40,34 @@
 #define INFLIGHT 64
 
 static long n_total;
-static long next_i;
-static long bad;
+static long bad_total;
 static long want = -1;
 static const char *url;
 
+/* One loop's share of the run: its session and its counters. */
+typedef struct w7run {
+  long n, next, bad;
+  int inflight;
+  cc_http_session_t *s;
+  pthread_barrier_t *start; /* several loops: all warm before the clock */
+  uint64_t ctls, sockets;
+} w7run_t;
+
 static intptr_t worker(void *arg) {
-  cc_http_session_t *s = arg;
-  while (next_i < n_total) {
-    next_i++;
+  w7run_t *w = arg;
+  while (w->next < w->n) {
+    w->next++;
     cc_http_response_t *r;
-    int rc = cc_http_get(s, url, &r);
+    int rc = cc_http_get(w->s, url, &r);
     if (rc < 0) {
       fprintf(stderr, "w7: %s\n", cc_strerror(rc));
-      bad++;
+      w->bad++;
       continue;
     }
     if (want < 0)
       want = (long)r->body_len;
     if (r->status != 200 || (long)r->body_len != want)
-      bad++;
+      w->bad++;
     cc_http_response_free(r);
   }
   return 0;
@@ -66,34 +80,78 @@ static double cpu_s(void) {
          (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
 
-static intptr_t concur_main(void *arg) {
-  cc_http_session_t *s;
-  int rc = cc_http_session_new(&s, &(cc_http_session_opts_t){.max_conns = INFLIGHT});
+static int run_workers(w7run_t *w) {
+  cc_task_t *ts[INFLIGHT];
+  for (int i = 0; i < w->inflight; i++)
+    cc_spawn(&ts[i], worker, w);
+  return cc_gather(ts, (size_t)w->inflight, NULL);
+}
+
+/* One loop: warm up (connections, free lists; not timed), then the run. */
+static intptr_t loop_main(void *arg) {
+  w7run_t *w = arg;
+  int rc =
+      cc_http_session_new(&w->s, &(cc_http_session_opts_t){.max_conns = w->inflight});
   if (rc < 0)
     return rc;
-  /* Warm-up: the connection pool and the free lists (not timed). */
-  cc_task_t *ts[INFLIGHT];
-  long n_run = n_total;
-  n_total = INFLIGHT * 4;
-  for (int i = 0; i < INFLIGHT; i++)
-    cc_spawn(&ts[i], worker, s);
-  cc_gather(ts, INFLIGHT, NULL);
-  n_total = n_run;
-  next_i = 0;
+  long n = w->n;
+  w->n = w->inflight * 4;
+  run_workers(w);
+  w->n = n;
+  w->next = 0;
+  w->bad = 0;
+  if (w->start)
+    pthread_barrier_wait(w->start);
   uint64_t ctl0 = cc__tl_loop->poller_ctls;
-  double c0 = cpu_s(), t0 = bench_now();
-  for (int i = 0; i < INFLIGHT; i++)
-    cc_spawn(&ts[i], worker, s);
-  rc = cc_gather(ts, INFLIGHT, NULL);
-  double wall = bench_now() - t0, cpu = cpu_s() - c0;
-  uint64_t ctls = cc__tl_loop->poller_ctls - ctl0;
+  rc = run_workers(w);
+  w->ctls = cc__tl_loop->poller_ctls - ctl0;
   cc_http_session_stats_t st;
-  cc_http_session_stats(s, &st);
-  cc_http_session_free(s);
-  printf("W7 http-client impl=concur n=%ld wall_s=%.3f rps=%.0f cpu_us_per_req=%.2f "
+  cc_http_session_stats(w->s, &st);
+  w->sockets = st.sockets;
+  cc_http_session_free(w->s);
+  return rc;
+}
+
+static void *loop_thread(void *arg) {
+  intptr_t res;
+  return (void *)(intptr_t)cc_run_opts(NULL, loop_main, arg, &res);
+}
+
+/* The run on `loops` loops (threads), INFLIGHT requests in flight in all. */
+static int concur_run(int loops) {
+  w7run_t w[2] = {0};
+  pthread_t th[2];
+  pthread_barrier_t bar;
+  pthread_barrier_init(&bar, NULL, (unsigned)loops + 1);
+  for (int i = 0; i < loops; i++) {
+    w[i].n = n_total / loops + (i < n_total % loops);
+    w[i].inflight = INFLIGHT / loops;
+    w[i].start = &bar;
+    pthread_create(&th[i], NULL, loop_thread, &w[i]);
+  }
+  pthread_barrier_wait(&bar);
+  double c0 = cpu_s(), t0 = bench_now();
+  int rc = 0;
+  for (int i = 0; i < loops; i++) {
+    void *r;
+    pthread_join(th[i], &r);
+    if ((intptr_t)r != 0)
+      rc = (int)(intptr_t)r;
+  }
+  double wall = bench_now() - t0, cpu = cpu_s() - c0;
+  pthread_barrier_destroy(&bar);
+  uint64_t ctls = 0, socks = 0;
+  for (int i = 0; i < loops; i++) {
+    bad_total += w[i].bad;
+    ctls += w[i].ctls;
+    socks += w[i].sockets;
+  }
+  char impl[32];
+  snprintf(impl, sizeof impl, loops == 1 ? "concur" : "concur-%dloops", loops);
+  printf("W7 http-client impl=%s n=%ld wall_s=%.3f rps=%.0f cpu_us_per_req=%.2f "
          "epoll_ctl_per_req=%.4f conns=%llu\n",
-         n_total, wall, (double)n_total / wall, cpu * 1e6 / (double)n_total,
-         (double)ctls / (double)n_total, (unsigned long long)st.sockets);
+         impl, n_total, wall, (double)n_total / wall, cpu * 1e6 / (double)n_total,
+         (double)ctls / (double)n_total, (unsigned long long)socks);
   fflush(stdout);
   return rc;
 }
@@ -247,16 +305,18 @@ int main(int argc, char **argv) {
     url = own;
     want = 4096;
   }
-  intptr_t res = 0;
-  int rc = cc_run(concur_main, NULL, &res);
+  int rc = concur_run(1);
+  if (rc == 0)
+    rc = concur_run(2);
   long n = n_total;
-  if (rc == 0 && bad == 0 &&
+  if (rc == 0 && bad_total == 0 &&
       !(getenv("BENCH_W7_PEERS") && strcmp(getenv("BENCH_W7_PEERS"), "0") == 0))
     peers(n, url, want);
   if (ngx.pid)
     test_nginx_stop(&ngx);
-  if (rc != 0 || bad != 0) {
-    fprintf(stderr, "w7: %s, %ld bad responses\n", rc ? cc_strerror(rc) : "ok", bad);
+  if (rc != 0 || bad_total != 0) {
+    fprintf(stderr, "w7: %s, %ld bad responses\n", rc ? cc_strerror(rc) : "ok",
+            bad_total);
     return 1;
   }
   return 0;
