@@ -73,27 +73,32 @@ CC_EXTERN bool cc_http_token_eq(const char *a, size_t len, const char *b);
 /* ==== client ============================================================= */
 /* The HTTP client: aiohttp's ClientSession, httpx, requests.
  *
- *   async with aiohttp.ClientSession() as s:      cc_http_session_t *s;
- *                                                  cc_http_session_new(&s, NULL);
- *       async with s.get(url) as r:               cc_http_response_t *r;
- *           body = await r.text()                 cc_http_get(s, url, &r);  r->body
- *           r.status, r.headers["ETag"], r.url    r->status,
- * cc_http_header_find(r->headers, r->nheaders, "ETag"), r->url cc_http_response_free(r);
- *   await s.post(url, json=...)                   cc_http_request(s,
- * &(cc_http_request_t){ .method = CC_HTTP_POST, .url = url, .json = "{...}"}, &r);
- *   requests.get(url)  (a plain thread)           the same calls, outside any loop: they
- * block the thread (session made on that thread) aiohttp.TCPConnector(limit,
- * limit_per_host)   opts.max_conns, opts.max_conns_per_host aiohttp.ClientTimeout(total,
- * connect)         opts.timeout_ms, opts.connect_timeout_ms, and the task's
- * cc_timeout_begin() scope task.cancel() during a request                the transfer is
- * dropped from libcurl at once session.cookie_jar                            a cookie jar
- * per session (on by default) trust_env=True (http_proxy, no_proxy ...)     always
- * (libcurl reads the environment) ssl=False / ssl=context(cafile=...) opts.insecure /
- * opts.ca_file, opts.ca_path max_redirects=10 / allow_redirects=False opts.max_redirects
- * / req.no_redirects urllib3 Retry(total, backoff_factor,          opts.retries,
- * opts.retry_base_ms: idempotent respect_retry_after_header)                   methods,
- * on connection errors, 429 and 503 async for chunk in r.content.iter_chunked(n)
- * cc_http_stream_open / _read / _close
+ *   aiohttp / requests                     concur
+ *   ------------------------------------   ------------------------------------------
+ *   async with ClientSession() as s:       cc_http_session_new(&s, NULL); ...
+ *                                          cc_http_session_free(s);
+ *   r = await s.get(url); await r.text()   cc_http_get(s, url, &r); r->body, r->body_len
+ *   r.status, r.url                        r->status, r->url (after redirects)
+ *   r.headers["ETag"]                      cc_http_header_find(r->headers, r->nheaders,
+ *                                            "ETag") (any case)
+ *   (end of async with r)                  cc_http_response_free(r)
+ *   await s.post(url, json=...)            cc_http_request(s, &(cc_http_request_t){
+ *                                            .method = CC_HTTP_POST, .url = url,
+ *                                            .json = "{...}"}, &r)
+ *   params=, headers=, data=, files=       req.query, req.headers, req.body / req.form /
+ *                                            req.body_file, req.parts
+ *   requests.get(url) on a thread          the same calls outside any loop: they block
+ *   TCPConnector(limit, limit_per_host)    opts.max_conns, opts.max_conns_per_host
+ *   ClientTimeout(total, connect)          opts.timeout_ms, opts.connect_timeout_ms,
+ *                                            and the task's cc_timeout_begin() scope
+ *   task.cancel() during a request         the transfer leaves libcurl at once
+ *   session.cookie_jar                     a cookie jar per session (on by default)
+ *   trust_env=True (http_proxy, no_proxy)  always (libcurl reads the environment)
+ *   ssl=False / cafile=...                 opts.insecure / opts.ca_file, opts.ca_path
+ *   max_redirects / allow_redirects=False  opts.max_redirects / req.no_redirects
+ *   urllib3 Retry(total, backoff_factor,   opts.retries, opts.retry_base_ms
+ *     respect_retry_after_header=True)       (idempotent methods; 429, 503, failures)
+ *   r.content.iter_chunked(n)              cc_http_stream_open / _read / _close
  *
  * Built on libcurl's multi-socket interface: a session made inside a loop
  * owns one CURLM handle that the loop drives through I/O callback watchers
@@ -161,9 +166,10 @@ typedef struct cc_http_session_opts {
    *  partial body, malformed response) or a 429/503 response; 0: none.
    *  Time-outs are not retried (the deadline is the caller's). */
   int retries;
-  /** First back-off before a retry, in ms (then doubled each time, with
-   *  random jitter of up to half of it, at most 30 s); 0: 100. A Retry-After header of a
-   *  429/503 (seconds, capped at 60 s) takes precedence. */
+  /** First back-off before a retry, in ms (then doubled each time, at
+   *  most 30 s, plus random jitter of up to half of it); 0: 100. A
+   *  Retry-After header of a 429/503 (seconds or an HTTP date, capped at
+   *  60 s) takes precedence. */
   int64_t retry_base_ms;
   /** PEM file / directory of CA certificates instead of the system's. */
   const char *ca_file;
@@ -184,9 +190,9 @@ typedef struct cc_http_session_opts {
 } cc_http_session_opts_t;
 
 /** Creates a session. Made on a loop's thread (in a coroutine or a loop
- *  callback), it belongs to that loop and
- *  its requests suspend only their coroutine; made outside any loop, it
- *  belongs to that thread and its requests block it. The caller frees it
+ *  callback), it belongs to that loop and its requests suspend only their
+ *  coroutine; made outside any loop, it belongs to that thread and its
+ *  requests block it. The caller frees it
  *  with cc_http_session_free(). Never suspends. Errors: -ENOMEM,
  *  -CC_EHTTP_CURL (libcurl could not be initialised). */
 CC_EXTERN int cc_http_session_new(cc_http_session_t **out,
@@ -200,14 +206,13 @@ CC_EXTERN void cc_http_session_free(cc_http_session_t *s);
 
 /** Counters of a session, for tests and monitoring. */
 typedef struct cc_http_session_stats {
-  uint64_t requests;  /**< transfers completed (retries and redirects count once) */
-  uint64_t retries;   /**< retries made */
-  uint64_t sockets;   /**< sockets libcurl announced (about: connections opened) */
-  uint64_t easy_made; /**< easy handles created (the rest were reused) */
-  size_t in_flight;   /**< requests now in the multi handle */
-  size_t watched;     /**< sockets now watched */
-  uint64_t
-      idle_events; /**< events on idle keep-alive connections (closed by the server) */
+  uint64_t requests;    /**< transfers completed (a redirect chain counts once) */
+  uint64_t retries;     /**< retries made */
+  uint64_t sockets;     /**< connection sockets opened */
+  uint64_t easy_made;   /**< easy handles created (the rest were reused) */
+  size_t in_flight;     /**< requests now in the multi handle */
+  size_t watched;       /**< sockets with a watcher record (loop sessions) */
+  uint64_t idle_events; /**< events on idle connections (closed by the server) */
 } cc_http_session_stats_t;
 CC_EXTERN void cc_http_session_stats(const cc_http_session_t *s,
                                      cc_http_session_stats_t *st);
