@@ -765,3 +765,31 @@ TEST(thread_on_loop_session) {
   run_as(1, t_thread_on_loop, NULL);
   test_nginx_stop(&ngx);
 }
+
+/* HTTP/2: a request cancelled mid-body resets only its stream; the other
+ * requests multiplexed on the same connection go on, and later ones still
+ * use that one connection. */
+static void t_h2_cancel(void *arg) {
+  cc_http_session_t *s = session(&(cc_http_session_opts_t){.ca_file = ngx.cert});
+  fetch_job_t slow = {.s = s, .url = tls_url("localhost", "/slow/big.bin")};
+  cc_task_t *t;
+  ASSERT_OK(cc_spawn(&t, fetch_one, &slow));
+  ASSERT_OK(cc_sleep(300));
+  fetch_many(s, tls_url("localhost", "/page4k.html"), 10, 4096);
+  ASSERT_OK(cc_cancel(t));
+  ASSERT_ERR(cc_join(t, NULL), -ECANCELED);
+  fetch_many(s, tls_url("localhost", "/page4k.html"), 10, 4096);
+  cc_http_session_stats_t st;
+  cc_http_session_stats(s, &st);
+  ASSERT_EQ(st.in_flight, 0);
+  ASSERT_EQ(st.sockets, 1);
+  cc_http_session_free(s);
+  int conns;
+  ASSERT_EQ(test_nginx_count_wait(&ngx, "/", "HTTP/2.0", &conns, 21), 21);
+  ASSERT_EQ(conns, 1);
+}
+TEST(h2_cancel_loop) {
+  start_nginx(true);
+  run_as(1, t_h2_cancel, NULL);
+  test_nginx_stop(&ngx);
+}
