@@ -8,7 +8,10 @@
  *
  * With URL, that server is used (and every body must have the length of the
  * first one); otherwise a private nginx (one worker, no access log) serves
- * /page4k.html. BENCH_W7_PEERS=0 runs concur alone.
+ * /page4k.html. BENCH_W7_PEERS=0 runs concur alone; BENCH_W7_PEERS=ref adds
+ * only the libcurl reference (impl=libcurl-multi: libcurl's multi interface
+ * driven by curl_multi_perform/poll, no concur, none of the session's
+ * features: what concur's layer and those features add).
  *
  * concur's line also gives its client CPU per request (user + system time
  * of this process over the run) and the poller calls per request (epoll_ctl
@@ -32,6 +35,7 @@
 #include <unistd.h>
 
 #include <concur.h>
+#include <curl/curl.h>
 
 #include "../tests/http/nginx_helper.h"
 #include "common.h"
@@ -210,6 +214,70 @@ static int run_peer(const char *cmd, double *wall, double *cpu, char *capture,
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* A reference beside the peers: libcurl's multi interface alone, without
+ * concur (curl_multi_perform + curl_multi_poll on this thread, 64 reused
+ * easy handles, a counting write callback), to show what concur's layer
+ * adds to libcurl's own cost. */
+static size_t count_body(char *p, size_t sz, size_t n, void *ud) {
+  *(long *)ud += (long)(sz * n);
+  return sz * n;
+}
+
+static void libcurl_reference(long n, const char *u, long body) {
+  CURLM *m = curl_multi_init();
+  CURL *e[INFLIGHT];
+  long got[INFLIGHT] = {0};
+  long started = 0, done = 0, badref = 0;
+  curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)INFLIGHT);
+  for (int i = 0; i < INFLIGHT; i++) {
+    e[i] = curl_easy_init();
+    curl_easy_setopt(e[i], CURLOPT_URL, u);
+    curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, count_body);
+    curl_easy_setopt(e[i], CURLOPT_WRITEDATA, &got[i]);
+    curl_easy_setopt(e[i], CURLOPT_PRIVATE, (char *)&got[i]);
+    curl_easy_setopt(e[i], CURLOPT_NOSIGNAL, 1L);
+  }
+  double c0 = cpu_s(), t0 = bench_now();
+  for (int i = 0; i < INFLIGHT && started < n; i++, started++)
+    curl_multi_add_handle(m, e[i]);
+  while (done < n) {
+    int running;
+    curl_multi_perform(m, &running);
+    CURLMsg *msg;
+    int q;
+    while ((msg = curl_multi_info_read(m, &q))) {
+      if (msg->msg != CURLMSG_DONE)
+        continue;
+      CURL *h = msg->easy_handle;
+      long code = 0, *g;
+      curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+      curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&g);
+      if (msg->data.result != CURLE_OK || code != 200 || (body >= 0 && *g != body))
+        badref++;
+      *g = 0;
+      curl_multi_remove_handle(m, h);
+      done++;
+      if (started < n) {
+        curl_multi_add_handle(m, h);
+        started++;
+      }
+    }
+    if (done < n)
+      curl_multi_poll(m, NULL, 0, 1000, NULL);
+  }
+  double wall = bench_now() - t0, cpu = cpu_s() - c0;
+  for (int i = 0; i < INFLIGHT; i++)
+    curl_easy_cleanup(e[i]);
+  curl_multi_cleanup(m);
+  if (badref == 0)
+    printf("W7 http-client impl=libcurl-multi n=%ld wall_s=%.3f rps=%.0f "
+           "cpu_us_per_req=%.2f\n",
+           n, wall, (double)n / wall, cpu * 1e6 / (double)n);
+  else
+    fprintf(stderr, "# libcurl reference: %ld bad responses\n", badref);
+  fflush(stdout);
+}
+
 static void peers(long n, const char *u, long body) {
   const char *pdir = BENCH_PEERS_DIR;
   const char *py = getenv("BENCH_PYTHON") ? getenv("BENCH_PYTHON") : "/usr/bin/python3";
@@ -217,6 +285,9 @@ static void peers(long n, const char *u, long body) {
   char cmd[2048], out[8192];
   double wall;
   int st;
+  libcurl_reference(n, u, body);
+  if (getenv("BENCH_W7_PEERS") && strcmp(getenv("BENCH_W7_PEERS"), "ref") == 0)
+    return;
   /* Go: built once, outside the clock. */
   char gobin[128];
   snprintf(gobin, sizeof gobin, "/tmp/w7_http_client_go.%d", (int)getpid());
