@@ -153,7 +153,7 @@ static int concur_run(int loops) {
   char impl[32];
   snprintf(impl, sizeof impl, loops == 1 ? "concur" : "concur-%dloops", loops);
   printf("W7 http-client impl=%s n=%ld wall_s=%.3f rps=%.0f cpu_us_per_req=%.2f "
-         "epoll_ctl_per_req=%.4f conns=%llu\n",
+         "epoll_ctl_per_req=%.4f connections=%llu\n",
          impl, n_total, wall, (double)n_total / wall, cpu * 1e6 / (double)n_total,
          (double)ctls / (double)n_total, (unsigned long long)socks);
   fflush(stdout);
