@@ -18,12 +18,15 @@ FUZZ_DEPS := clang clang-14 libclang-rt-14-dev
 FUZZ_TIME ?= 15
 # concur::mpi (CONCUR_MPI) and its tests under mpirun, two hosts as network namespaces.
 DEPS += openmpi-bin libopenmpi-dev iproute2
+# The HTTP client (libcurl) and its tests (a private nginx, brotli for br bodies).
+DEPS += libcurl4-openssl-dev nginx-light brotli
 # The demo's data-mining part reads the Python documentation.
 DEMO_DEPS := python3-doc
 # Peers the benchmarks compare against (installed by `make bench` only).
 BENCH_DEPS := golang-go python3 python3-uvloop
 # The MPI benchmarks' peer (mpi4py.futures).
 BENCH_DEPS += python3-mpi4py
+BENCH_DEPS += curl wrk python3-aiohttp
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
