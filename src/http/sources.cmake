@@ -2,3 +2,22 @@
 # their sources and libraries here.
 list(APPEND CC_SOURCES
   ${PROJECT_SOURCE_DIR}/src/http/http.c)
+
+# ---- server --------------------------------------------------------------
+# llhttp: Debian's node-llhttp ships its C sources, compiled into the build.
+find_path(CC_LLHTTP_INCLUDE llhttp.h PATHS /usr/share/include/llhttp NO_DEFAULT_PATH)
+find_file(CC_LLHTTP_C llhttp.c PATHS /usr/share/llhttp NO_DEFAULT_PATH)
+if(NOT CC_LLHTTP_INCLUDE OR NOT CC_LLHTTP_C)
+  message(FATAL_ERROR "llhttp not found: install Debian's node-llhttp "
+                      "(/usr/share/llhttp/*.c, /usr/share/include/llhttp/llhttp.h)")
+endif()
+get_filename_component(CC_LLHTTP_DIR ${CC_LLHTTP_C} DIRECTORY)
+set(CC_LLHTTP_SOURCES ${CC_LLHTTP_DIR}/llhttp.c ${CC_LLHTTP_DIR}/api.c ${CC_LLHTTP_DIR}/http.c)
+# Generated code: not ours to warn about.
+set_source_files_properties(${CC_LLHTTP_SOURCES} PROPERTIES COMPILE_OPTIONS "-w")
+list(APPEND CC_SOURCES ${CC_LLHTTP_SOURCES}
+  ${PROJECT_SOURCE_DIR}/src/http/server.c
+  ${PROJECT_SOURCE_DIR}/src/http/h1.c
+  ${PROJECT_SOURCE_DIR}/src/http/router.c
+  ${PROJECT_SOURCE_DIR}/src/http/static.c)
+list(APPEND CC_PRIVATE_INCLUDES ${CC_LLHTTP_INCLUDE})
