@@ -1,13 +1,21 @@
 # The two set-up commands of the README:
 #   make demo   install what is missing, build, run the showcase
 #   make test   install what is missing, build three times (release, ASan+UBSan, TSan) and
-#               run every test (the TSan build runs the tests labelled tsan: the threaded ones)
-# Other targets: make build, make bench, make tsan, make format, make clean.
+#               run every test (the TSan build runs the tests labelled tsan: the threaded ones),
+#               then build the libFuzzer targets (clang-14) and run each for FUZZ_TIME seconds
+# Other targets: make build, make bench, make tsan, make test-fuzz, make format, make clean.
 
 JOBS ?= $(shell nproc)
 
 # Debian packages the build and the tests need.
 DEPS := build-essential cmake pkg-config libssl-dev openssl
+# Everything the tests use beyond DEPS: add a package here when a test needs it
+# (pkg-config and binutils' readelf: the install test, tests/install/run.sh).
+TEST_DEPS := pkg-config binutils
+# The fuzz build: clang-14 (Debian's `clang`) and its libFuzzer/sanitizer runtimes.
+FUZZ_DEPS := clang clang-14 libclang-rt-14-dev
+# Seconds each fuzz target runs in `make test` (they run two at a time).
+FUZZ_TIME ?= 15
 # The demo's data-mining part reads the Python documentation.
 DEMO_DEPS := python3-doc
 # Peers the benchmarks compare against (installed by `make bench` only).
@@ -25,10 +33,16 @@ define ensure_pkgs
 	fi
 endef
 
-.PHONY: deps demo-deps bench-deps build release asan tsan test test-release test-asan test-tsan test-aarch64 demo bench format clean
+.PHONY: deps test-deps fuzz-deps demo-deps bench-deps build release asan tsan fuzz test test-release test-asan test-tsan test-fuzz test-aarch64 demo bench format clean
 
 deps:
 	$(call ensure_pkgs,$(DEPS))
+
+test-deps: deps
+	$(call ensure_pkgs,$(TEST_DEPS))
+
+fuzz-deps: deps
+	$(call ensure_pkgs,$(FUZZ_DEPS))
 
 demo-deps: deps
 	$(call ensure_pkgs,$(DEMO_DEPS))
@@ -51,16 +65,25 @@ tsan: deps
 	cmake --preset tsan >/dev/null
 	cmake --build --preset tsan -j $(JOBS)
 
-test-release: release
+fuzz: fuzz-deps
+	cmake --preset fuzz -DCC_FUZZ_TIME=$(FUZZ_TIME) >/dev/null
+	cmake --build --preset fuzz -j $(JOBS)
+
+test-release: test-deps release
 	ctest --preset release
 
-test-asan: asan
+test-asan: test-deps asan
 	ctest --preset asan
 
-test-tsan: tsan
+test-tsan: test-deps tsan
 	ctest --preset tsan -L tsan
 
-test: test-release test-asan test-tsan
+test-fuzz: fuzz
+	ctest --preset fuzz
+
+# In this order: release, ASan, TSan, fuzz (run `make test`, not `make -j test`:
+# the builds use $(JOBS) cores each already).
+test: test-release test-asan test-tsan test-fuzz
 
 demo: demo-deps release
 	./build/release/tools/concur demo

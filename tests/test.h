@@ -1,8 +1,11 @@
 /* The test harness: one header of assertions that print both sides (in the
  * manner of libuv's task.h) and a TEST(name) macro. Each case is its own
  * ctest test, run as `<test-exe> <case>` in its own process; after a case
- * returns, test_main.c checks that it leaked no file descriptor and left no
- * child process behind. */
+ * returns, test_main.c checks that it leaked no file descriptor, left no
+ * child process behind and left no memory mapping made during the case
+ * (coroutine stacks, task slabs, shared memory: every mmap of concur or of
+ * the test is tracked, see test_main.c). Cases are found in every source of
+ * a cc_add_tests() call; a name must be unique within the executable. */
 #ifndef CC_TEST_H
 #define CC_TEST_H
 

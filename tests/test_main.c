@@ -1,7 +1,24 @@
 /* Runs one named test case (or all of them, in one process, when no name is
- * given) and checks what it left behind. */
+ * given) and checks what it left behind: file descriptors, child processes
+ * and memory mappings (as libuv's MAKE_VALGRIND_HAPPY, case by case).
+ *
+ * Mappings: the test executables are linked with -Wl,--wrap=mmap,--wrap=munmap
+ * (cmake/CcTests.cmake), so every mmap/munmap made by concur_static or by the
+ * test itself (coroutine stack chunks, single stacks, task slabs, the process
+ * pool's arena, cc_shm blocks) goes through __wrap_mmap/__wrap_munmap below,
+ * which keep the set of live regions. A region mapped during a case and not
+ * unmapped by its end is a leak. The C library's own mappings (malloc arenas,
+ * thread stacks and glibc's cache of them, the sanitizers' shadow and
+ * allocator) do not go through the wrapper, so lazily-created global state --
+ * the default thread pool's threads, DNS helper threads, malloc arenas --
+ * cannot cause a false report. concur keeps no process-wide mapping of its
+ * own; one that is ever added must be created before a case starts (or be
+ * exempted in run_one) to keep this check exact. */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,9 +37,130 @@ void cc_test_register(const char *name, cc_test_fn fn) {
     fprintf(stderr, "too many tests\n");
     abort();
   }
+  for (int i = 0; i < ntests; i++)
+    if (strcmp(tests[i].name, name) == 0) {
+      fprintf(stderr, "two tests named %s\n", name);
+      abort();
+    }
   tests[ntests].name = name;
   tests[ntests].fn = fn;
   ntests++;
+}
+
+/* ---- the mapping tracker (see the top of the file) ------------------------------ */
+
+void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int __real_munmap(void *addr, size_t len);
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int __wrap_munmap(void *addr, size_t len);
+
+typedef struct {
+  uintptr_t lo, hi;
+  unsigned long seq; /* when it was mapped */
+} region_t;
+
+static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
+static region_t *regions;
+static size_t nregions, regions_cap;
+static unsigned long maps_seq;
+static int maps_untracked; /* the tracker ran out of memory: no verdict */
+
+static uintptr_t page_up(uintptr_t x) {
+  uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE);
+  return (x + ps - 1) & ~(ps - 1);
+}
+
+static int region_push(uintptr_t lo, uintptr_t hi, unsigned long seq) {
+  if (nregions == regions_cap) {
+    size_t cap = regions_cap ? regions_cap * 2 : 256;
+    region_t *r = realloc(regions, cap * sizeof *r);
+    if (!r) {
+      maps_untracked = 1;
+      return -1;
+    }
+    regions = r;
+    regions_cap = cap;
+  }
+  regions[nregions++] = (region_t){lo, hi, seq};
+  return 0;
+}
+
+/* Removes [lo, hi) from the live set, trimming or splitting regions. */
+static void region_cut(uintptr_t lo, uintptr_t hi) {
+  for (size_t i = 0; i < nregions;) {
+    region_t *r = &regions[i];
+    if (r->hi <= lo || r->lo >= hi) {
+      i++;
+    } else if (r->lo >= lo && r->hi <= hi) {
+      regions[i] = regions[--nregions];
+    } else if (r->lo < lo && r->hi > hi) {
+      region_t tail = {hi, r->hi, r->seq};
+      r->hi = lo;
+      region_push(tail.lo, tail.hi, tail.seq);
+      i++;
+    } else {
+      if (r->lo < lo)
+        r->hi = lo;
+      else
+        r->lo = hi;
+      i++;
+    }
+  }
+}
+
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+  void *p = __real_mmap(addr, len, prot, flags, fd, off);
+  if (p != MAP_FAILED && len > 0) {
+    uintptr_t lo = (uintptr_t)p, hi = lo + page_up(len);
+    pthread_mutex_lock(&maps_lock);
+    region_cut(lo, hi); /* MAP_FIXED replaces what was there */
+    region_push(lo, hi, ++maps_seq);
+    pthread_mutex_unlock(&maps_lock);
+  }
+  return p;
+}
+
+int __wrap_munmap(void *addr, size_t len) {
+  int r = __real_munmap(addr, len);
+  if (r == 0 && len > 0) {
+    uintptr_t lo = (uintptr_t)addr;
+    pthread_mutex_lock(&maps_lock);
+    region_cut(lo, lo + page_up(len));
+    pthread_mutex_unlock(&maps_lock);
+  }
+  return r;
+}
+
+static unsigned long maps_mark(void) {
+  pthread_mutex_lock(&maps_lock);
+  unsigned long seq = maps_seq;
+  pthread_mutex_unlock(&maps_lock);
+  return seq;
+}
+
+/* Reports the regions mapped after `mark` that are still mapped; returns
+ * how many there are. */
+static int maps_leaked(const char *name, unsigned long mark) {
+  pthread_mutex_lock(&maps_lock);
+  int n = 0;
+  size_t bytes = 0;
+  uintptr_t first = 0;
+  for (size_t i = 0; i < nregions; i++)
+    if (regions[i].seq > mark) {
+      if (!n || regions[i].lo < first)
+        first = regions[i].lo;
+      n++;
+      bytes += regions[i].hi - regions[i].lo;
+    }
+  int untracked = maps_untracked;
+  pthread_mutex_unlock(&maps_lock);
+  if (n && !untracked)
+    fprintf(stderr,
+            "%s: leaked %d memory mapping(s), %zu KiB in all, the lowest at %#lx "
+            "(coroutine stacks, task slabs or shared memory still mapped: "
+            "a loop, pool or cc_shm block not freed?)\n",
+            name, n, bytes / 1024, (unsigned long)first);
+  return untracked ? 0 : n;
 }
 
 int cc_test_count_fds(void) {
@@ -108,22 +246,27 @@ int cc_test_tsan(void) {
   return 0;
 }
 
+/* Runs case i and reports everything it left behind; 1 if anything. */
 static int run_one(int i) {
   int fds_before = cc_test_count_fds();
+  unsigned long maps_before = maps_mark();
   tests[i].fn();
+  int bad = 0;
   int fds_after = cc_test_count_fds();
   if (fds_after > fds_before) {
     fprintf(stderr, "%s: leaked %d file descriptor(s)\n", tests[i].name,
             fds_after - fds_before);
-    return 1;
+    bad = 1;
   }
   int st;
   pid_t p = waitpid(-1, &st, WNOHANG);
   if (p > 0 || (p == 0)) {
     fprintf(stderr, "%s: left a child process behind\n", tests[i].name);
-    return 1;
+    bad = 1;
   }
-  return 0;
+  if (maps_leaked(tests[i].name, maps_before))
+    bad = 1;
+  return bad;
 }
 
 int main(int argc, char **argv) {

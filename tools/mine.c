@@ -9,6 +9,8 @@
  * workers' counting. Built on the public API only. */
 #include "mine.h"
 
+#include "cmd.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -228,14 +230,24 @@ static int by_count(const void *a, const void *b) {
 int concur_mine_main(int argc, char **argv) {
   const char *dir = DEFAULT_DIR;
   int workers = 0;
+  int dir_given = 0;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
-      workers = atoi(argv[++i]);
+    if (strcmp(argv[i], "--workers") == 0) {
+      long w;
+      if (i + 1 == argc)
+        return concur_usage_error(argv[0], "--workers needs a number");
+      if (concur_parse_count(argv[0], "worker count", argv[++i], &w) != 0)
+        return 2;
+      if (w > 4096)
+        return concur_usage_error(argv[0], "at most 4096 workers");
+      workers = (int)w;
     } else if (argv[i][0] == '-') {
-      fprintf(stderr, "usage: concur mine [dir] [--workers N]\n");
-      return 2;
+      return concur_usage_error(argv[0], "unknown option '%s'", argv[i]);
+    } else if (dir_given) {
+      return concur_usage_error(argv[0], "unexpected argument '%s'", argv[i]);
     } else {
       dir = argv[i];
+      dir_given = 1;
     }
   }
   char root[PATH_MAX];
@@ -328,3 +340,17 @@ int concur_mine_main(int argc, char **argv) {
   free(items);
   return failed ? 1 : 0;
 }
+
+const concur_cmd_t concur_cmd_mine = {
+    .name = "mine",
+    .args = "[DIR] [--workers N]",
+    .summary = "word frequencies over HTML files, in the process pool",
+    .help = "Counts the words of every .html file under DIR in the process pool (one\n"
+            "file per item, results merged as they arrive, a progress bar on a\n"
+            "terminal) and prints the top 20 words, the files, their size and the time.\n"
+            "\n"
+            "  DIR            the tree to read (default " DEFAULT_DIR ",\n"
+            "                 from the python3-doc package)\n"
+            "  --workers N    worker processes (default: one per CPU)\n",
+    .main = concur_mine_main,
+};
