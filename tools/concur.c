@@ -34,7 +34,8 @@
   X(demo)                                                                                \
   X(sleepers)                                                                            \
   X(spawn)                                                                               \
-  X(mine)
+  X(mine)                                                                                \
+  X(serve)
 /* clang-format on */
 
 #define DECLARE(name) extern const concur_cmd_t concur_cmd_##name;

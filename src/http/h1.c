@@ -811,6 +811,8 @@ static void error_close(conn_t *c, int status) {
   c->linger = true;
 }
 
+static int make_room(conn_t *c);
+
 int cc__h1_process(conn_t *c) {
   cc__worker_date(c->w);
   while (c->rpos < c->rlen && !c->close) {
@@ -854,6 +856,30 @@ int cc__h1_process(conn_t *c) {
       r->continue_sent = true;
       cc__wbuf_put(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     }
+  }
+  return 0;
+}
+
+/* Feeds bytes as if one read had delivered them (the fuzz target's entry):
+ * parses, runs the handlers (which must not suspend when fd < 0) and
+ * discards the output. Returns 1 once the connection would close. */
+int cc__h1_feed(conn_t *c, const void *data, size_t n) {
+  const char *p = data;
+  while (n > 0) {
+    if (make_room(c) < 0) {
+      error_close(c, 431);
+      cc__h1_flush(c);
+      return 1;
+    }
+    size_t k = c->rcap - c->rlen < n ? c->rcap - c->rlen : n;
+    memcpy(c->rbuf + c->rlen, p, k);
+    c->rlen += k;
+    p += k;
+    n -= k;
+    int rc = cc__h1_process(c);
+    cc__h1_flush(c);
+    if (rc)
+      return 1;
   }
   return 0;
 }

@@ -15,6 +15,7 @@
  * the worker stopping and closes, so no fd is left behind.
  */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -458,12 +459,21 @@ int cc_server_run(cc_server_t *s) {
     ws[0].own_loop = ret == 0;
   }
   pthread_mutex_unlock(&s->mu);
+  /* The loop that takes SIGINT/SIGTERM reads them from a signalfd, which
+   * works only if no other thread takes them: the worker threads inherit
+   * a mask that blocks them. */
+  sigset_t sigs, saved;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, &saved);
   for (int k = 1; k < s->nloops && ret == 0; k++) {
     if (pthread_create(&ws[k].thread, NULL, worker_thread, &ws[k]) != 0)
       ret = -EAGAIN;
     else
       ws[k].has_thread = true;
   }
+  pthread_sigmask(SIG_SETMASK, &saved, NULL);
   if (ret == 0) {
     if (in_coro) {
       cc_task_t *t;

@@ -191,6 +191,9 @@ struct conn {
  * after c->wbuf is written. */
 int cc__h1_process(conn_t *c);
 void cc__h1_init(conn_t *c, worker_t *w, int fd);
+/* Appends bytes to the connection as one read would, then processes them
+ * (the fuzz target drives a connection this way, with fd -1). */
+int cc__h1_feed(conn_t *c, const void *data, size_t n);
 void cc__h1_free(conn_t *c);
 /* Writes c->wbuf out (or discards it when fd < 0). 0 or a negative code. */
 int cc__h1_flush(conn_t *c);
