@@ -407,11 +407,11 @@ static bool make_cmd(impl_t *im, int port) {
     char conf[2048], path[600];
     snprintf(conf, sizeof conf,
              "listen:\n  host: 127.0.0.1\n  port: %d\nnum-threads: 1\n"
-             "error-log: %s/h2o.err\npid-file: %s/h2o.pid\n"
+             /* (no pid-file / error-log: h2o writes them after dropping root) */
              "hosts:\n  default:\n    paths:\n      /plaintext:\n        file.file: "
              "%s/hello.txt\n"
              "      /static:\n        file.dir: %s/www\n",
-             port, tmpdir, tmpdir, tmpdir, tmpdir);
+             port, tmpdir, tmpdir);
     snprintf(path, sizeof path, "%s/h2o.conf", tmpdir);
     write_file(path, conf);
     snprintf(s0, 512, "%s", path);

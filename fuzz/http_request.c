@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "concur.h"
 #include "http/server_int.h"
 
@@ -46,6 +48,24 @@ static int h_all(cc_req_t *r, void *arg) {
   return cc_resp_text(r, 200, "ok");
 }
 
+static int h_stream(cc_req_t *r, void *arg) {
+  char buf[7];
+  ssize_t n, total = 0;
+  while ((n = cc_req_read(r, buf, sizeof buf)) > 0)
+    total += n;
+  if (n < 0)
+    return (int)n;
+  return cc_resp_json(r, 200, json_pack("{s:i}", "n", (int)total));
+}
+
+static int h_json(cc_req_t *r, void *arg) {
+  int err;
+  json_t *v = cc_req_json(r, &err);
+  if (!v)
+    return cc_resp_text(r, 400, "bad");
+  return cc_resp_json(r, 200, json_incref(v));
+}
+
 static cc_server_t *srv;
 static worker_t w;
 
@@ -63,6 +83,9 @@ static void init(void) {
   cc_server_route(srv, "POST", "/users/{id}/items", h_all, NULL);
   cc_server_route(srv, NULL, "/any/{rest...}", h_all, NULL);
   cc_server_route(srv, "PROPFIND", "/dav", h_all, NULL);
+  cc_route_opts_t ro = {.stream_body = true, .max_body = 100};
+  cc_server_route_opts(srv, "POST", "/up", h_stream, NULL, &ro);
+  cc_server_route(srv, "POST", "/json", h_json, NULL);
   w.srv = srv;
   w.date_sec = -1;
   cc__worker_date(&w);

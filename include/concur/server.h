@@ -105,7 +105,11 @@ typedef struct cc_server_opts {
 
 /** Per-route options; zero-fill for the defaults. */
 typedef struct cc_route_opts {
-  size_t max_body; /**< this route's body limit; 0: the server's */
+  size_t max_body;  /**< this route's body limit; 0: the server's */
+  bool stream_body; /**< the handler runs as soon as the headers are in and
+                         reads the body itself with cc_req_read (large
+                         uploads: nothing is buffered). A handler that leaves
+                         part of the body unread closes the connection */
 } cc_route_opts_t;
 
 /** Creates a server (not yet listening). Errors: -ENOMEM, -EINVAL. The
@@ -210,6 +214,33 @@ CC_EXTERN const void *cc_req_body(const cc_req_t *req, size_t *len);
 /** The peer's address. */
 CC_EXTERN const cc_addr_t *cc_req_peer(const cc_req_t *req);
 
+/** Reads up to `n` bytes of the body (aiohttp's request.content.read(n)):
+ *  on a stream_body route straight from the connection (sending
+ *  "100 Continue" first when the client asked for it), elsewhere from the
+ *  buffered body. Returns the count (> 0), 0 at the end of the body, or a
+ *  negative code: -CC_ETOOBIG past the route's body limit, -EBADMSG for a
+ *  malformed body, -ECONNRESET when the client goes away, -ETIMEDOUT after
+ *  body_timeout_ms without data, -ECANCELED. May suspend. */
+CC_EXTERN ssize_t cc_req_read(cc_req_t *req, void *buf, size_t n);
+
+/* ---- JSON (jansson) ---------------------------------------------------------
+ * Values are jansson's json_t (include <jansson.h> and link -ljansson to
+ * build or read them), as FastAPI's request bodies and dict responses. */
+struct json_t;
+
+/** The buffered body parsed as JSON (await request.json()). The value is
+ *  owned by the request (freed when the handler returns; json_incref it to
+ *  keep it). NULL on failure, with *err (if not NULL) set to -ENODATA (no
+ *  body) or -EBADMSG (not JSON; answer 400). Never suspends. */
+CC_EXTERN struct json_t *cc_req_json(cc_req_t *req, int *err);
+
+/** Sends `value` as a compact application/json response (web.json_response)
+ *  and releases the caller's reference to it (it steals the reference, as
+ *  jansson's *_new functions do, so cc_resp_json(req, 200, json_pack(...))
+ *  leaks nothing). A NULL value gives -EINVAL (json_pack failed). 0,
+ *  -EALREADY, -ENOMEM. Never suspends. */
+CC_EXTERN int cc_resp_json(cc_req_t *req, int status, struct json_t *value);
+
 /* ---- the response ----------------------------------------------------------
  * A response is sent once. Headers added with cc_resp_header go out with the
  * next cc_resp_send / cc_resp_start / cc_resp_file. On HEAD the body is not
@@ -243,6 +274,48 @@ CC_EXTERN int cc_resp_end(cc_req_t *req);
 CC_EXTERN int cc_resp_file(cc_req_t *req, const char *path);
 /** The status of the response sent so far, 0 if none yet. */
 CC_EXTERN int cc_resp_status_sent(const cc_req_t *req);
+
+/* ---- WebSockets (libwslay) ---------------------------------------------------
+ *
+ *   Tornado / aiohttp                              concur
+ *   ws = web.WebSocketResponse(); ws.prepare(req)   cc_ws_upgrade(req, &ws)
+ *   msg = await ws.receive()                        n = cc_ws_recv(ws, &op, &data, dl)
+ *   await ws.send_str(s) / send_bytes(b)            cc_ws_send(ws, CC_WS_TEXT, s, len)
+ *   await ws.close()                                cc_ws_close(ws, 1000, "bye")
+ * The handler that upgraded owns the WebSocket until it returns (after
+ * cc_ws_free); the connection then closes. Pings are answered with pongs,
+ * and a close from the client with a close, by the framing library. Plain
+ * TCP listeners only (not TLS). */
+typedef struct cc_ws cc_ws_t;
+enum {
+  CC_WS_TEXT = 1,
+  CC_WS_BINARY = 2,
+  CC_WS_CLOSE = 8,
+  CC_WS_PING = 9,
+  CC_WS_PONG = 10
+};
+
+/** Answers a WebSocket handshake (RFC 6455: GET with Upgrade: websocket,
+ *  Sec-WebSocket-Key, version 13) with 101 and stores the WebSocket in
+ *  *out. A request that is not a valid handshake is answered (426 or 400)
+ *  and -EPROTO returned: the handler should then just return 0. May
+ *  suspend (writing the 101). */
+CC_EXTERN int cc_ws_upgrade(cc_req_t *req, cc_ws_t **out);
+/** Receives the next whole message (fragments are joined): *opcode is
+ *  CC_WS_TEXT, CC_WS_BINARY, CC_WS_PING (answered already) or CC_WS_CLOSE
+ *  (the return value is then the close code; the reply was sent), *data
+ *  points at the payload (NUL-terminated, valid until the next call).
+ *  Returns the payload length, or -ECONNRESET (gone), -EBADMSG (protocol
+ *  error), -ETIMEDOUT, -ECANCELED. May suspend. */
+CC_EXTERN ssize_t cc_ws_recv(cc_ws_t *ws, int *opcode, const void **data,
+                             int64_t deadline);
+/** Sends one message (CC_WS_TEXT, CC_WS_BINARY, CC_WS_PING, CC_WS_PONG).
+ *  0 or a write error. May suspend. */
+CC_EXTERN int cc_ws_send(cc_ws_t *ws, int opcode, const void *data, size_t n);
+/** Starts (or answers) the closing handshake with `code`. May suspend. */
+CC_EXTERN int cc_ws_close(cc_ws_t *ws, int code, const char *reason);
+/** Frees the WebSocket (the connection closes when the handler returns). */
+CC_EXTERN void cc_ws_free(cc_ws_t *ws);
 
 /** The Content-Type for a file name by its extension ("text/html" for
  *  ".html"), "application/octet-stream" when unknown. Static string. */

@@ -213,14 +213,27 @@ static int on_headers_complete(llhttp_t *p) {
       r->expect_continue = true;
     }
   }
+  /* A streaming route gets its handler now; it pulls the body itself. */
+  if (has_body && r->m.route && r->m.route->stream_body) {
+    r->in_stream = true;
+    return HPE_PAUSED;
+  }
   return 0;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len) {
   conn_t *c = CONN(p);
   cc_req_t *r = &c->req;
-  if (r->blen + len > r->body_limit)
+  if (r->blen + r->sgot + len > r->body_limit)
     return fail(c, 413);
+  if (r->in_stream) { /* cc_req_read fed at most sroom raw bytes */
+    if (r->sdst && r->sgot + len <= r->sroom) {
+      memcpy(r->sdst + r->sgot, at, len);
+      r->sgot += len;
+      return 0;
+    }
+    return fail(c, 500);
+  }
   if (grow(&r->body, &r->bcap, r->blen + len + 1) < 0)
     return fail(c, 500);
   memcpy(r->body + r->blen, at, len);
@@ -229,6 +242,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
 }
 
 static int on_message_complete(llhttp_t *p) {
+  CONN(p)->msg_done = true;
   return HPE_PAUSED;
 }
 
@@ -265,6 +279,7 @@ void cc__h1_free(conn_t *c) {
 
 static void req_reset(conn_t *c) {
   cc_req_t *r = &c->req;
+  cc__req_json_free(r);
   cc_req_t keep = *r;
   *r = (cc_req_t){.c = c,
                   .hs = keep.hs,
@@ -681,6 +696,11 @@ int cc_req_version(const cc_req_t *r) {
 }
 
 const void *cc_req_body(const cc_req_t *r, size_t *len) {
+  if (r->in_stream) {
+    if (len)
+      *len = 0;
+    return NULL;
+  }
   if (len)
     *len = r->blen;
   return r->blen ? r->body : NULL;
@@ -688,6 +708,81 @@ const void *cc_req_body(const cc_req_t *r, size_t *len) {
 
 const cc_addr_t *cc_req_peer(const cc_req_t *r) {
   return &r->c->peer;
+}
+
+static int make_room(conn_t *c);
+static ssize_t conn_read(conn_t *c, void *buf, size_t n, int64_t dl);
+
+ssize_t cc_req_read(cc_req_t *r, void *buf, size_t n) {
+  conn_t *c = r->c;
+  if (n == 0)
+    return 0;
+  if (!r->in_stream) { /* a buffered body: hand it out piece by piece */
+    size_t k = r->blen - r->body_rd < n ? r->blen - r->body_rd : n;
+    if (k == 0)
+      return 0;
+    memcpy(buf, r->body + r->body_rd, k);
+    r->body_rd += k;
+    return (ssize_t)k;
+  }
+  if (c->msg_done)
+    return 0;
+  if (r->expect_continue && !r->continue_sent) {
+    r->continue_sent = true;
+    int e = cc__wbuf_put(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    if (e < 0 || (e = cc__h1_flush(c)) < 0)
+      return e;
+  }
+  r->sdst = buf;
+  r->sroom = n;
+  r->sgot = 0;
+  ssize_t ret = 0;
+  size_t before = r->blen;
+  for (;;) {
+    if (c->rpos < c->rlen) {
+      size_t k = c->rlen - c->rpos;
+      if (k > n - r->sgot)
+        k = n - r->sgot;
+      llhttp_errno_t e = llhttp_execute(&c->p, c->rbuf + c->rpos, k);
+      if (e == HPE_OK) {
+        c->rpos += k;
+      } else if (e == HPE_PAUSED) { /* the end of the message */
+        c->rpos = (size_t)(llhttp_get_error_pos(&c->p) - c->rbuf);
+        llhttp_resume(&c->p);
+      } else {
+        c->close = true;
+        ret = c->err_status == 413 ? -CC_ETOOBIG : -EBADMSG;
+        break;
+      }
+      if (r->sgot > 0 || c->msg_done) {
+        ret = (ssize_t)r->sgot;
+        break;
+      }
+      continue;
+    }
+    if (c->fd < 0) { /* driven from a buffer: nothing more will come */
+      ret = -ENODATA;
+      break;
+    }
+    int e = make_room(c);
+    if (e < 0) {
+      ret = e;
+      break;
+    }
+    ssize_t got = conn_read(c, c->rbuf + c->rlen, c->rcap - c->rlen,
+                            cc_deadline_in(c->w->srv->o.body_timeout_ms));
+    if (got <= 0) {
+      c->close = true;
+      ret = got == 0 ? -ECONNRESET : got;
+      break;
+    }
+    c->rlen += (size_t)got;
+  }
+  (void)before;
+  r->blen += r->sgot; /* counts toward the body limit */
+  r->sdst = NULL;
+  r->sgot = 0;
+  return ret;
 }
 
 /* ---- dispatch -----------------------------------------------------------------------
@@ -811,8 +906,6 @@ static void error_close(conn_t *c, int status) {
   c->linger = true;
 }
 
-static int make_room(conn_t *c);
-
 int cc__h1_process(conn_t *c) {
   cc__worker_date(c->w);
   while (c->rpos < c->rlen && !c->close) {
@@ -826,7 +919,12 @@ int cc__h1_process(conn_t *c) {
       const char *pos = llhttp_get_error_pos(&c->p);
       c->rpos = (size_t)(pos - c->rbuf);
       llhttp_resume(&c->p);
-      dispatch(c);
+      dispatch(c);        /* a streaming handler parses the rest of its body */
+      if (!c->msg_done) { /* it did not read all of it: no way to go on */
+        c->close = true;
+        return 1;
+      }
+      c->msg_done = false;
       c->in_msg = false;
       req_reset(c);
       c->mstart = c->rpos;
@@ -921,6 +1019,8 @@ static int make_room(conn_t *c) {
       c->rpos = keep;
     }
   }
+  if (r->in_stream) /* the handler holds pointers into the header block */
+    return c->rlen < c->rcap ? 0 : -CC_ETOOBIG;
   if (c->mstart > 0) {
     memmove(c->rbuf, c->rbuf + c->mstart, c->rlen - c->mstart);
     c->rlen -= c->mstart;

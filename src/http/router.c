@@ -47,10 +47,14 @@ size_t cc__pct_decode(char *dst, const char *src, size_t n, bool plus, bool *bad
 }
 
 int cc__route_add(cc_server_t *srv, const char *method, const char *pattern,
-                  cc_handler_fn fn, void *arg, size_t max_body) {
+                  cc_handler_fn fn, void *arg, const cc_route_opts_t *ro) {
   if (!pattern || pattern[0] != '/' || !fn)
     return -EINVAL;
-  route_t r = {.method = -1, .fn = fn, .arg = arg, .max_body = max_body};
+  route_t r = {.method = -1, .fn = fn, .arg = arg};
+  if (ro) {
+    r.max_body = ro->max_body;
+    r.stream_body = ro->stream_body;
+  }
   if (method && strcmp(method, "*") != 0) {
     r.method = (int)cc_http_method_parse(method, strlen(method));
     if (r.method == CC_HTTP_OTHER && !(r.mname = strdup(method)))

@@ -112,7 +112,7 @@ int cc_server_route_opts(cc_server_t *s, const char *method, const char *pattern
                          cc_handler_fn fn, void *arg, const cc_route_opts_t *ro) {
   if (atomic_load(&s->running))
     return -EBUSY;
-  return cc__route_add(s, method, pattern, fn, arg, ro ? ro->max_body : 0);
+  return cc__route_add(s, method, pattern, fn, arg, ro);
 }
 
 /* ---- listeners ------------------------------------------------------------------- */

@@ -38,6 +38,7 @@ typedef struct route {
   cc_handler_fn fn;
   void *arg;
   size_t max_body;
+  bool stream_body;
 } route_t;
 
 /* A route match: the route, or why none (404/405) and the Allow value. */
@@ -58,7 +59,7 @@ void cc__route_match(const cc_server_t *srv, const char *path, size_t len,
 size_t cc__route_allow(const cc_server_t *srv, const char *path, size_t len, char *buf,
                        size_t cap);
 int cc__route_add(cc_server_t *srv, const char *method, const char *pattern,
-                  cc_handler_fn fn, void *arg, size_t max_body);
+                  cc_handler_fn fn, void *arg, const cc_route_opts_t *ro);
 void cc__routes_free(cc_server_t *srv);
 
 /* Percent-decodes src into dst (which may be src); '+' becomes ' ' when
@@ -147,7 +148,12 @@ struct cc_req {
   int minor;
   char *body;
   size_t blen, bcap, body_limit;
-  char *scratch; /* decoded path, query values, params */
+  size_t body_rd; /* cc_req_read's position in a buffered body */
+  bool in_stream; /* the handler reads the body (cc_req_read) */
+  char *sdst;     /* cc_req_read's destination while llhttp runs */
+  size_t sroom, sgot;
+  struct json_t *json; /* cc_req_json's result, owned by the request */
+  char *scratch;       /* decoded path, query values, params */
   size_t slen, scap;
   const char *path; /* decoded, in scratch */
   size_t path_len;
@@ -174,7 +180,8 @@ struct conn {
   char *wbuf;
   size_t wlen, wcap;
   bool in_msg;
-  bool idle; /* parked waiting for a new request */
+  bool msg_done; /* on_message_complete ran (the parser is paused) */
+  bool idle;     /* parked waiting for a new request */
   bool started;
   bool dead;      /* a write failed: the client is gone */
   bool close;     /* close after what is queued */
@@ -208,6 +215,8 @@ int cc__wbuf_put(conn_t *c, const void *p, size_t n);
 int cc__resp_head(cc_req_t *req, int status, const char *ctype, int64_t len,
                   const char *extra, size_t extra_len);
 void cc__server_error(worker_t *w, int err, const char *what);
+/* Releases what a request owns beyond its buffers (json.c). */
+void cc__req_json_free(cc_req_t *r);
 
 /* ---- static files (static.c) ---------------------------------------------- */
 void cc__statics_free(cc_server_t *srv);

@@ -19,5 +19,24 @@ list(APPEND CC_SOURCES ${CC_LLHTTP_SOURCES}
   ${PROJECT_SOURCE_DIR}/src/http/server.c
   ${PROJECT_SOURCE_DIR}/src/http/h1.c
   ${PROJECT_SOURCE_DIR}/src/http/router.c
-  ${PROJECT_SOURCE_DIR}/src/http/static.c)
+  ${PROJECT_SOURCE_DIR}/src/http/static.c
+  ${PROJECT_SOURCE_DIR}/src/http/json.c
+  ${PROJECT_SOURCE_DIR}/src/http/ws.c)
 list(APPEND CC_PRIVATE_INCLUDES ${CC_LLHTTP_INCLUDE})
+# jansson (JSON) through pkg-config; its plain name goes into the exported
+# link interface, so users of the static library link it too.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(CC_JANSSON REQUIRED jansson)
+list(APPEND CC_PRIVATE_INCLUDES ${CC_JANSSON_INCLUDE_DIRS})
+list(APPEND CC_PRIVATE_LIBS ${CC_JANSSON_LIBRARIES})
+list(APPEND CC_PC_REQUIRES_PRIVATE jansson)
+# wslay (WebSocket framing): Debian's libwslay-dev ships no pkg-config file,
+# so the header and the library are looked for directly.
+find_path(CC_WSLAY_INCLUDE wslay/wslay.h)
+find_library(CC_WSLAY_LIB wslay)
+if(NOT CC_WSLAY_INCLUDE OR NOT CC_WSLAY_LIB)
+  message(FATAL_ERROR "wslay not found: install Debian's libwslay-dev")
+endif()
+list(APPEND CC_PRIVATE_INCLUDES ${CC_WSLAY_INCLUDE})
+list(APPEND CC_PRIVATE_LIBS wslay)
+list(APPEND CC_PC_LIBS_PRIVATE -lwslay)
