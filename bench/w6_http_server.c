@@ -572,7 +572,10 @@ static void w6m(impl_t *im, int conns) {
     }
     fds[n] = fd;
   }
-  usleep(300000);
+  /* Idle for 2 s, as held keep-alive connections are (concur trims an
+   * idle connection's buffers and stack after 1 s; nginx frees its buffers
+   * at once). */
+  usleep(2000000);
   group_usage(r.pid, &cpu, &rss1);
   if (n < conns)
     fprintf(stderr, "# %s: held only %d connections\n", im->name, n);

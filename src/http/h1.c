@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,10 +29,18 @@
 #include "concur/net.h"
 #include "concur/tls.h"
 #include "core/sched.h"
+#include "loop/loop_int.h"
 #include "http/server_int.h"
 
 #define RBUF_MIN 4096
 #define HDR_MIN  16
+
+/* A deadline `ms` from the loop's cached clock (refreshed at every poll):
+ * no clock read per request. Outside a loop (the fuzz target), the clock. */
+static inline int64_t dl_in(int64_t ms) {
+  cc_loop_t *l = cc__tl_loop;
+  return (l ? l->now : cc_now()) + ms;
+}
 
 /* ---- buffers --------------------------------------------------------------- */
 
@@ -106,7 +115,7 @@ static int on_message_begin(llhttp_t *p) {
   conn_t *c = CONN(p);
   c->in_msg = true;
   if (c->nreq > 0)
-    c->hdr_deadline = cc_deadline_in(c->w->srv->o.header_timeout_ms);
+    c->hdr_deadline = dl_in(c->w->srv->o.header_timeout_ms);
   return 0;
 }
 
@@ -171,6 +180,10 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
 static void fix_headers(conn_t *c) {
   cc_req_t *r = &c->req;
   const char *base = c->rbuf + c->mstart;
+  if (r->hbase == base && r->hfixed == r->nhdr)
+    return;
+  r->hbase = base;
+  r->hfixed = r->nhdr;
   for (size_t i = 0; i < r->nhdr; i++) {
     hspan_t *h = &r->hs[i];
     r->hdrs[i] = (cc_http_header_t){base + h->no, h->nl, base + h->vo, h->vl};
@@ -189,8 +202,23 @@ static int on_headers_complete(llhttp_t *p) {
   r->minor = p->http_minor;
   r->head = p->method == HTTP_HEAD;
   const char *mname = llhttp_method_name(p->method);
-  r->meth_len = (uint32_t)strlen(mname);
-  r->cmethod = cc_http_method_parse(mname, r->meth_len);
+  switch (p->method) { /* the common ones without a string compare */
+  case HTTP_GET:
+    r->cmethod = CC_HTTP_GET, r->meth_len = 3;
+    break;
+  case HTTP_HEAD:
+    r->cmethod = CC_HTTP_HEAD, r->meth_len = 4;
+    break;
+  case HTTP_POST:
+    r->cmethod = CC_HTTP_POST, r->meth_len = 4;
+    break;
+  case HTTP_PUT:
+    r->cmethod = CC_HTTP_PUT, r->meth_len = 3;
+    break;
+  default:
+    r->meth_len = (uint32_t)strlen(mname);
+    r->cmethod = cc_http_method_parse(mname, r->meth_len);
+  }
   fix_headers(c);
   /* Route now, so that the route's body limit applies to this body. */
   const char *url = c->rbuf + c->mstart + r->url_off;
@@ -264,7 +292,7 @@ void cc__h1_init(conn_t *c, worker_t *w, int fd) {
   llhttp_init(&c->p, HTTP_REQUEST, &settings);
   c->p.data = c;
   c->req.c = c;
-  c->hdr_deadline = cc_deadline_in(w->srv->o.header_timeout_ms);
+  c->hdr_deadline = dl_in(w->srv->o.header_timeout_ms);
 }
 
 void cc__h1_free(conn_t *c) {
@@ -310,7 +338,7 @@ int cc__h1_flush(conn_t *c) {
   c->wlen = 0;
   if (c->fd < 0)
     return 0;
-  int64_t dl = cc_deadline_in(c->w->srv->o.send_timeout_ms);
+  int64_t dl = dl_in(c->w->srv->o.send_timeout_ms);
   ssize_t r;
   if (c->st) {
     r = cc_stream_write(c->st, c->wbuf, n, dl);
@@ -528,7 +556,7 @@ int cc_resp_write(cc_req_t *r, const void *data, size_t len) {
     if ((e = cc__h1_flush(c)) < 0)
       return write_failed(r, e);
     if (c->fd >= 0) {
-      int64_t dl = cc_deadline_in(c->w->srv->o.send_timeout_ms);
+      int64_t dl = dl_in(c->w->srv->o.send_timeout_ms);
       ssize_t k =
           c->st ? cc_stream_write(c->st, data, len, dl) : cc_write(c->fd, data, len, dl);
       if (k < 0) {
@@ -770,7 +798,7 @@ ssize_t cc_req_read(cc_req_t *r, void *buf, size_t n) {
       break;
     }
     ssize_t got = conn_read(c, c->rbuf + c->rlen, c->rcap - c->rlen,
-                            cc_deadline_in(c->w->srv->o.body_timeout_ms));
+                            dl_in(c->w->srv->o.body_timeout_ms));
     if (got <= 0) {
       c->close = true;
       ret = got == 0 ? -ECONNRESET : got;
@@ -1037,6 +1065,68 @@ static int make_room(conn_t *c) {
   return grow(&c->rbuf, &c->rcap, want);
 }
 
+/* An idle keep-alive connection gives its memory back (nginx frees its
+ * buffers on keep-alive too): the buffers, and the pages of its coroutine
+ * stack below the current frame, which deeper calls (llhttp, handlers)
+ * touched. Done only after IDLE_TRIM_MS without a request, so that the
+ * busy path never pays for it. */
+#define IDLE_TRIM_MS 1000
+
+static void trim(conn_t *c) {
+  cc_req_t *r = &c->req;
+  free(c->rbuf);
+  c->rbuf = NULL;
+  c->rcap = c->rlen = c->rpos = c->mstart = 0;
+  free(c->wbuf);
+  c->wbuf = NULL;
+  c->wcap = c->wlen = 0;
+  free(r->hs);
+  free(r->hdrs);
+  r->hs = NULL;
+  r->hdrs = NULL;
+  r->hcap = 0;
+  free(r->body);
+  r->body = NULL;
+  r->bcap = 0;
+  free(r->scratch);
+  r->scratch = NULL;
+  r->scap = 0;
+  free(r->rh);
+  r->rh = NULL;
+  r->rhcap = 0;
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  cc_task_t *t = cc__self();
+  if (t && t->stack) {
+    uintptr_t lo = ((uintptr_t)t->stack->lo + 4095) & ~(uintptr_t)4095;
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    uintptr_t top = (sp - 1024) & ~(uintptr_t)4095; /* a margin below this frame */
+    if (top > lo && sp < (uintptr_t)t->stack->lo + t->stack->size)
+      madvise((void *)lo, top - lo, MADV_DONTNEED);
+  }
+#endif
+  c->w->trims_pending++; /* the worker calls malloc_trim (server.c) */
+}
+
+/* Waits for the next request on an idle keep-alive connection: a read
+ * bounded by IDLE_TRIM_MS, then (plain TCP only) the memory trim and a wait
+ * for readability until the keep-alive deadline. Returns the bytes read, 0
+ * at EOF, or a negative code. */
+static ssize_t idle_read(conn_t *c, int64_t ka) {
+  int64_t first = dl_in(IDLE_TRIM_MS);
+  if (c->st || ka <= first)
+    return conn_read(c, c->rbuf + c->rlen, c->rcap - c->rlen, ka);
+  ssize_t n = conn_read(c, c->rbuf + c->rlen, c->rcap - c->rlen, first);
+  if (n != -ETIMEDOUT || cc_cancelled() || cc_now() >= ka)
+    return n;
+  trim(c);
+  int e = cc_fd_wait(c->fd, CC_READABLE, ka);
+  if (e < 0)
+    return e;
+  if ((e = make_room(c)) < 0)
+    return e;
+  return conn_read(c, c->rbuf + c->rlen, c->rcap - c->rlen, ka);
+}
+
 intptr_t cc__conn_main(void *arg) {
   conn_t *c = arg;
   worker_t *w = c->w;
@@ -1055,13 +1145,14 @@ intptr_t cc__conn_main(void *arg) {
     int64_t dl;
     bool idle = !c->in_msg && c->rpos == c->rlen;
     if (idle)
-      dl = c->nreq == 0 ? c->hdr_deadline : cc_deadline_in(o->keepalive_timeout_ms);
+      dl = c->nreq == 0 ? c->hdr_deadline : dl_in(o->keepalive_timeout_ms);
     else if (!c->req.headers_done)
       dl = c->hdr_deadline;
     else
-      dl = cc_deadline_in(o->body_timeout_ms);
+      dl = dl_in(o->body_timeout_ms);
     c->idle = idle && c->nreq > 0;
-    ssize_t n = conn_read(c, c->rbuf + c->rlen, c->rcap - c->rlen, dl);
+    ssize_t n = c->idle ? idle_read(c, dl)
+                        : conn_read(c, c->rbuf + c->rlen, c->rcap - c->rlen, dl);
     c->idle = false;
     if (n <= 0) {
       if (n == -ETIMEDOUT && !idle && !cc_cancelled())

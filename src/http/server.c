@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,6 +249,49 @@ static void linger_close(conn_t *c) {
       break;
 }
 
+/* Connection records come from per-worker blocks, apart from the heap
+ * blocks that hold the connections' buffers: once idle connections free
+ * their buffers, whole heap pages are free and malloc_trim can return
+ * them (records interleaved with buffers would pin a page each). */
+#define CONN_BLOCK 64
+
+typedef struct conn_block {
+  struct conn_block *next;
+  conn_t conns[CONN_BLOCK];
+} conn_block_t;
+
+static conn_t *conn_alloc(worker_t *w) {
+  if (!w->free_conns) {
+    conn_block_t *b = malloc(sizeof *b);
+    if (!b)
+      return NULL;
+    b->next = w->blocks;
+    w->blocks = b;
+    for (int i = CONN_BLOCK - 1; i >= 0; i--) {
+      b->conns[i].next = w->free_conns;
+      w->free_conns = &b->conns[i];
+    }
+  }
+  conn_t *c = w->free_conns;
+  w->free_conns = c->next;
+  memset(c, 0, sizeof *c);
+  return c;
+}
+
+static void conn_release(worker_t *w, conn_t *c) {
+  c->next = w->free_conns;
+  w->free_conns = c;
+}
+
+static void conn_blocks_free(worker_t *w) {
+  while (w->blocks) {
+    conn_block_t *b = w->blocks;
+    w->blocks = b->next;
+    free(b);
+  }
+  w->free_conns = NULL;
+}
+
 static intptr_t conn_task(void *arg) {
   conn_t *c = arg;
   worker_t *w = c->w;
@@ -260,7 +304,7 @@ static intptr_t conn_task(void *arg) {
     cc_close(c->fd);
   cc__h1_free(c);
   conn_unlink(w, c);
-  free(c);
+  conn_release(w, c);
   return 0;
 }
 
@@ -297,7 +341,7 @@ static intptr_t accept_task(void *arg) {
       refuse(fd);
       continue;
     }
-    conn_t *c = calloc(1, sizeof *c);
+    conn_t *c = conn_alloc(w);
     if (!c) {
       refuse(fd);
       continue;
@@ -317,7 +361,7 @@ static intptr_t accept_task(void *arg) {
     if (cc_spawn_opts(&c->task, conn_task, c, &so) < 0) {
       conn_unlink(w, c);
       cc__h1_free(c);
-      free(c);
+      conn_release(w, c);
       refuse(fd);
     }
   }
@@ -365,8 +409,18 @@ static intptr_t worker_main(void *arg) {
       free(a);
   }
   /* Serve until cancelled (shutdown, or a signal on the owning loop). */
-  if (!atomic_load(&s->stopping))
-    cc__park("http server", s, CC_FOREVER);
+  /* Serve until cancelled; once a second, hand the memory that idle
+   * connections freed back to the kernel (free() leaves it in the heap,
+   * between live allocations; malloc_trim releases those pages). */
+  while (!atomic_load(&s->stopping)) {
+    int r = cc__park("http server", s, cc_deadline_in(1000));
+    if (r != -ETIMEDOUT)
+      break;
+    if (w->trims_pending) {
+      w->trims_pending = 0;
+      malloc_trim(0);
+    }
+  }
   cc_server_shutdown(s); /* a signal: tell the other loops */
   bool was = cc__shield(self, true);
   /* 1. Stop accepting. */
@@ -505,6 +559,8 @@ int cc_server_run(cc_server_t *s) {
       cc_loop_free(ws[k].loop);
     ws[k].loop = NULL;
     free(ws[k].log);
+    ws[k].log = NULL;
+    conn_blocks_free(&ws[k]);
   }
   pthread_mutex_unlock(&s->mu);
   /* Keep the counters readable: the workers array stays until free. */

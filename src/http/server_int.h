@@ -88,7 +88,8 @@ typedef struct worker {
   bool own_loop;
   conn_t *conns; /* live connections of this loop */
   size_t live;
-  conn_t *free_conns;
+  conn_t *free_conns; /* records to reuse (server.c) */
+  struct conn_block *blocks;
   bool stopping;
   cc_task_t *drain_waiter; /* worker main, waiting for live == 0 */
   uint64_t drain_token;
@@ -103,6 +104,8 @@ typedef struct worker {
   char *log;
   size_t log_len, log_cap;
   int64_t last_err_report;
+  unsigned trims_pending; /* idle connections that freed memory since the
+                             worker's last malloc_trim */
   unsigned errs_this_sec;
   /* Counters, read by cc_server_stats from any thread. */
   _Atomic uint64_t n_requests, n_conns, n_refused, n_errors;
@@ -138,6 +141,8 @@ struct cc_req {
   uint32_t url_off, url_len; /* from msg start */
   uint32_t meth_len;
   size_t nhdr, hcap;
+  const char *hbase; /* where hdrs[] points at, for fix_headers */
+  size_t hfixed;
   hspan_t *hs;
   cc_http_header_t *hdrs;
   bool hdr_in_value;

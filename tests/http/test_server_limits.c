@@ -368,3 +368,26 @@ TEST(emfile_survived) {
   ASSERT_TRUE(WIFEXITED(st));
   ASSERT_EQ(WEXITSTATUS(st), 0);
 }
+
+TEST(idle_trim_then_reuse) {
+  /* A keep-alive connection idle past the trim (1 s) gave its buffers and
+   * stack pages back; its next requests (pipelined, then one with a body)
+   * are served as before. */
+  cc_server_opts_t o = {0};
+  tsrv_t t;
+  tsrv_start(&t, mk(&o));
+  int fd = tconnect(t.port);
+  char buf[8192];
+  tsend(fd, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  usleep(1500000);
+  tsend(fd, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\nPOST /echo HTTP/1.1\r\nHost: x\r\n"
+            "Content-Length: 4\r\n\r\nabcd");
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  ASSERT_NOT_NULL(strstr(buf, "Hello, World!"));
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  ASSERT_NOT_NULL(strstr(buf, "\r\n\r\nabcd"));
+  close(fd);
+  still_fine(&t);
+  tsrv_stop(&t);
+}
