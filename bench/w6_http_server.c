@@ -572,10 +572,10 @@ static void w6m(impl_t *im, int conns) {
     }
     fds[n] = fd;
   }
-  /* Idle for 2 s, as held keep-alive connections are (concur trims an
-   * idle connection's buffers and stack after 1 s; nginx frees its buffers
-   * at once). */
-  usleep(2000000);
+  /* Idle for 3 s, as held keep-alive connections are (concur trims an
+   * idle connection's buffers and stack after 1 s and returns the pages at
+   * its next once-a-second tick; nginx frees its buffers at once). */
+  usleep(3000000);
   group_usage(r.pid, &cpu, &rss1);
   if (n < conns)
     fprintf(stderr, "# %s: held only %d connections\n", im->name, n);

@@ -1127,6 +1127,38 @@ static ssize_t idle_read(conn_t *c, int64_t ka) {
   return conn_read(c, c->rbuf + c->rlen, c->rcap - c->rlen, ka);
 }
 
+/* Reads the next bytes of the connection. After a short read (the kernel
+ * had less than the buffer could take) the socket is most likely drained,
+ * so it waits for readiness first instead of paying for a read(2) that
+ * would only say EAGAIN: the loop's edge-triggered registration records
+ * every arrival, so nothing can be missed, and a stale readiness costs
+ * just the read it would have cost anyway. On an idle keep-alive
+ * connection the first wait is bounded by IDLE_TRIM_MS, then memory is
+ * trimmed. */
+static ssize_t read_more(conn_t *c, int64_t dl) {
+  if (!c->st && c->fd >= 0 && c->short_read) {
+    c->short_read = false;
+    int64_t first = c->idle ? dl_in(IDLE_TRIM_MS) : dl;
+    if (first > dl)
+      first = dl;
+    int e = cc_fd_wait(c->fd, CC_READABLE, first);
+    if (e == -ETIMEDOUT && first < dl && !cc_cancelled()) {
+      trim(c);
+      e = cc_fd_wait(c->fd, CC_READABLE, dl);
+      if (e == 0)
+        e = make_room(c);
+    }
+    if (e < 0)
+      return e;
+  } else if (c->idle) {
+    return idle_read(c, dl);
+  }
+  size_t room = c->rcap - c->rlen;
+  ssize_t n = conn_read(c, c->rbuf + c->rlen, room, dl);
+  c->short_read = n > 0 && (size_t)n < room;
+  return n;
+}
+
 intptr_t cc__conn_main(void *arg) {
   conn_t *c = arg;
   worker_t *w = c->w;
@@ -1151,8 +1183,7 @@ intptr_t cc__conn_main(void *arg) {
     else
       dl = dl_in(o->body_timeout_ms);
     c->idle = idle && c->nreq > 0;
-    ssize_t n = c->idle ? idle_read(c, dl)
-                        : conn_read(c, c->rbuf + c->rlen, c->rcap - c->rlen, dl);
+    ssize_t n = read_more(c, dl);
     c->idle = false;
     if (n <= 0) {
       if (n == -ETIMEDOUT && !idle && !cc_cancelled())

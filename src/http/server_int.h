@@ -187,6 +187,7 @@ struct conn {
   bool in_msg;
   bool msg_done; /* on_message_complete ran (the parser is paused) */
   bool idle;     /* parked waiting for a new request */
+  bool short_read; /* the last read did not fill the buffer (read_more) */
   bool started;
   bool dead;      /* a write failed: the client is gone */
   bool close;     /* close after what is queued */
