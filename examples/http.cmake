@@ -2,3 +2,5 @@
 # needs a server, so tests/http runs it against a private nginx
 # (client_fetch.seed_scraper) instead of a plain example.* test.
 cc_example(seed_scraper NORUN)
+# http: the web server.
+cc_example(hello_server TIMEOUT 30)

@@ -35,7 +35,8 @@
   X(sleepers)                                                                            \
   X(spawn)                                                                               \
   X(mine)                                                                                \
-  X(fetch)
+  X(fetch)                                                                               \
+  X(serve)
 /* clang-format on */
 
 #define DECLARE(name) extern const concur_cmd_t concur_cmd_##name;
