@@ -25,6 +25,10 @@ static void job_env(void) {
   setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
   setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 1);
   setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+  /* mpirun stops a failed job with SIGTERM, then SIGKILL after this many
+   * seconds (default 1): on a loaded machine rank 0 may not have run its
+   * SIGTERM handler (the note of what was done) within one second. */
+  setenv("OMPI_MCA_odls_base_sigkill_timeout", "5", 1);
   /* Open MPI's own allocations are never freed: LeakSanitizer would fail
    * every rank at exit. */
   setenv("ASAN_OPTIONS", "detect_leaks=0", 0);
