@@ -8,19 +8,32 @@
 JOBS ?= $(shell nproc)
 
 # Debian packages the build and the tests need.
-DEPS := build-essential cmake pkg-config libssl-dev openssl libjansson-dev
+DEPS := build-essential cmake pkg-config libssl-dev openssl
+# The web server: llhttp's C sources, jansson (JSON), wslay (WebSocket framing).
+DEPS += node-llhttp libjansson-dev libwslay-dev
 # Everything the tests use beyond DEPS: add a package here when a test needs it
 # (pkg-config and binutils' readelf: the install test, tests/install/run.sh;
-# chromium and python3: tests/trace renders the SVG timeline, skipped without).
-TEST_DEPS := pkg-config binutils chromium python3
+# python3 and chromium also draw and check the SVG timeline of tests/trace).
+TEST_DEPS := pkg-config binutils
+# The server's tests use real clients and a real browser.
+TEST_DEPS += curl wrk python3 python3-requests python3-websockets chromium
 # The fuzz build: clang-14 (Debian's `clang`) and its libFuzzer/sanitizer runtimes.
 FUZZ_DEPS := clang clang-14 libclang-rt-14-dev
 # Seconds each fuzz target runs in `make test` (they run two at a time).
 FUZZ_TIME ?= 15
+# concur::mpi (CONCUR_MPI) and its tests under mpirun, two hosts as network namespaces.
+DEPS += openmpi-bin libopenmpi-dev iproute2
+# The HTTP client (libcurl) and its tests (a private nginx, brotli for br bodies).
+DEPS += libcurl4-openssl-dev nginx-light brotli
 # The demo's data-mining part reads the Python documentation.
 DEMO_DEPS := python3-doc
 # Peers the benchmarks compare against (installed by `make bench` only).
 BENCH_DEPS := golang-go python3 python3-uvloop
+# The MPI benchmarks' peer (mpi4py.futures).
+BENCH_DEPS += python3-mpi4py
+BENCH_DEPS += curl wrk python3-aiohttp
+# W6 (bench/w6_http_server): the load generator and the web server peers.
+BENCH_DEPS += wrk nginx-light h2o python3-aiohttp python3-tornado
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -17,6 +17,7 @@
 #include "concur/stream.h"
 #include "concur/tls.h"
 #include "concur/http.h"
+#include "concur/server.h"
 #include "concur/trace.h"
 #include "concur/progress.h"
 

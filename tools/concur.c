@@ -35,6 +35,8 @@
   X(sleepers)                                                                            \
   X(spawn)                                                                               \
   X(mine)                                                                                \
+  X(fetch)                                                                               \
+  X(serve)                                                                               \
   X(trace)
 /* clang-format on */
 

@@ -8,6 +8,9 @@
  * the results as they arrive (imap_unordered), so merging overlaps the
  * workers' counting. Built on the public API only. */
 #include "mine.h"
+#ifdef CONCUR_MPI
+#include "mine_mpi.h"
+#endif
 
 #include "cmd.h"
 
@@ -225,12 +228,52 @@ static int by_count(const void *a, const void *b) {
   return strcmp(x->word, y->word);
 }
 
+/* ---- merging a file's counts into the total, as results arrive --------- */
+
+typedef struct mine_sum {
+  table_t *total;
+  size_t failed;
+  uint64_t words;
+  char **paths;
+} mine_sum_t;
+
+static void merge(size_t idx, cc_buf_t res, int st, void *arg) {
+  mine_sum_t *sum = arg;
+  if (st < 0) {
+    fprintf(stderr, "concur mine: %s: %s\n", sum->paths[idx], cc_strerror(st));
+    sum->failed++;
+    return;
+  }
+  char *s = res.data, *end = s + res.len;
+  while (s < end) {
+    char *tab = memchr(s, '\t', (size_t)(end - s));
+    char *nl = tab ? memchr(tab, '\n', (size_t)(end - tab)) : NULL;
+    if (!nl)
+      break;
+    uint64_t c = strtoull(tab + 1, NULL, 10);
+    table_add(sum->total, s, (size_t)(tab - s), c);
+    sum->words += c;
+    s = nl + 1;
+  }
+  free(res.data);
+}
+
+/* With --mpi, rank 0 failing before the map still ends it for the others. */
+static int fail(bool mpi) {
+#ifdef CONCUR_MPI
+  if (mpi)
+    concur_mine_mpi_map(NULL, 0, NULL, NULL);
+#endif
+  return 1;
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 int concur_mine_main(int argc, char **argv) {
   const char *dir = DEFAULT_DIR;
   int workers = 0;
   int dir_given = 0;
+  bool mpi = false;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--workers") == 0) {
       long w;
@@ -241,6 +284,8 @@ int concur_mine_main(int argc, char **argv) {
       if (w > 4096)
         return concur_usage_error(argv[0], "at most 4096 workers");
       workers = (int)w;
+    } else if (strcmp(argv[i], "--mpi") == 0) {
+      mpi = true;
     } else if (argv[i][0] == '-') {
       return concur_usage_error(argv[0], "unknown option '%s'", argv[i]);
     } else if (dir_given) {
@@ -250,28 +295,42 @@ int concur_mine_main(int argc, char **argv) {
       dir_given = 1;
     }
   }
+  if (mpi) {
+#ifdef CONCUR_MPI
+    /* Every rank starts here (before any thread or file list); the worker
+     * ranks only serve the map, rank 0 goes on. */
+    int w = concur_mine_mpi_begin(workers, count_words);
+    if (w == 0)
+      workers = -concur_mine_mpi_ranks();
+    if (w != 0)
+      return w < 0 ? 1 : 0;
+#else
+    fprintf(stderr, "concur mine: built without MPI (CONCUR_MPI off)\n");
+    return 2;
+#endif
+  }
   char root[PATH_MAX];
   if (!realpath(dir, root)) {
     fprintf(stderr, "concur mine: %s: %s%s\n", dir, strerror(errno),
             strcmp(dir, DEFAULT_DIR) == 0 ? " (install python3-doc)" : "");
-    return 1;
+    return fail(mpi);
   }
   int64_t t0 = cc_now_ns();
   if (nftw(root, visit, 32, FTW_PHYS) != 0 || files.n == 0) {
     fprintf(stderr, "concur mine: no HTML files under %s\n", root);
-    return 1;
+    return fail(mpi);
   }
   cc_buf_t *items = malloc(files.n * sizeof *items);
   if (!items)
-    return 1;
+    return fail(mpi);
   for (size_t i = 0; i < files.n; i++)
     items[i] = (cc_buf_t){files.paths[i], strlen(files.paths[i])};
 
   /* The pool is made after the list, so the workers' copies of the parent
    * see it (the 'fork' start method). */
-  cc_pool_t *pool;
+  cc_pool_t *pool = NULL;
   cc_pool_opts_t o = {.workers = workers, .max_result = 4 << 20};
-  int r = cc_pool_new(&pool, &o);
+  int r = mpi ? 0 : cc_pool_new(&pool, &o);
   if (r < 0) {
     fprintf(stderr, "concur mine: pool: %s\n", cc_strerror(r));
     return 1;
@@ -279,43 +338,34 @@ int concur_mine_main(int argc, char **argv) {
   table_t total;
   if (table_init(&total, 1 << 16) < 0)
     return 1;
-  cc_progress_t *pg = NULL;
-  cc_progress_opts_t po = {.label = "mine", .unit = "files"};
-  cc_progress_new(&pg, files.n, &po);
-  cc_pool_iter_t *it;
-  r = cc_pool_imap(&it, pool, count_words, NULL, items, files.n, false, NULL);
-  size_t failed = 0;
-  uint64_t words = 0;
-  while (r == 0) {
-    size_t idx;
-    cc_buf_t res;
-    int st;
-    r = cc_pool_iter_next(it, &idx, &res, &st, CC_FOREVER);
-    if (r < 0)
-      break;
-    cc_progress_field(pg, "errors", (int64_t)failed + (st < 0));
-    cc_progress_add(pg, 1);
-    if (st < 0) {
-      fprintf(stderr, "concur mine: %s: %s\n", files.paths[idx], cc_strerror(st));
-      failed++;
-      continue;
+  mine_sum_t sum = {&total, 0, 0, files.paths};
+  if (mpi) {
+#ifdef CONCUR_MPI
+    r = concur_mine_mpi_map(items, files.n, merge, &sum);
+#endif
+  } else {
+    cc_progress_t *pg = NULL; /* the shared display: a bar on a terminal */
+    cc_progress_opts_t po = {.label = "mine", .unit = "files"};
+    cc_progress_new(&pg, files.n, &po);
+    cc_pool_iter_t *it;
+    r = cc_pool_imap(&it, pool, count_words, NULL, items, files.n, false, NULL);
+    while (r == 0) {
+      size_t idx;
+      cc_buf_t res;
+      int st;
+      r = cc_pool_iter_next(it, &idx, &res, &st, CC_FOREVER);
+      if (r == 0) {
+        merge(idx, res, st, &sum);
+        cc_progress_field(pg, "errors", (int64_t)sum.failed);
+        cc_progress_add(pg, 1);
+      }
     }
-    char *s = res.data, *end = s + res.len;
-    while (s < end) {
-      char *tab = memchr(s, '\t', (size_t)(end - s));
-      char *nl = tab ? memchr(tab, '\n', (size_t)(end - tab)) : NULL;
-      if (!nl)
-        break;
-      uint64_t c = strtoull(tab + 1, NULL, 10);
-      table_add(&total, s, (size_t)(tab - s), c);
-      words += c;
-      s = nl + 1;
-    }
-    free(res.data);
+    cc_pool_iter_free(it);
+    cc_progress_free(pg);
+    cc_pool_free(pool);
   }
-  cc_pool_iter_free(it);
-  cc_progress_free(pg);
-  cc_pool_free(pool);
+  size_t failed = sum.failed;
+  uint64_t words = sum.words;
   if (r != -CC_ECLOSED) {
     fprintf(stderr, "concur mine: %s\n", cc_strerror(r));
     return 1;
@@ -329,10 +379,13 @@ int concur_mine_main(int argc, char **argv) {
       all[n++] = total.e[i];
   qsort(all, n, sizeof *all, by_count);
   double mb = (double)files.bytes / (1024.0 * 1024.0);
-  printf("mined %zu files, %.1f MB, %llu words (%zu distinct) in %.2f s on %d workers "
+  printf("mined %zu files, %.1f MB, %llu words (%zu distinct) in %.2f s on %d %s "
          "(%.1f MB/s)%s\n",
          files.n - failed, mb, (unsigned long long)words, n, secs,
-         workers ? workers : cc_cpu_count(), mb / secs,
+         workers < 0 ? -workers
+         : workers   ? workers
+                     : cc_cpu_count(),
+         workers < 0 ? "MPI ranks" : "workers", mb / secs,
          failed ? " - some files failed" : "");
   printf("top %d words:\n", TOP);
   for (size_t i = 0; i < n && i < TOP; i++)
@@ -349,7 +402,7 @@ int concur_mine_main(int argc, char **argv) {
 
 const concur_cmd_t concur_cmd_mine = {
     .name = "mine",
-    .args = "[DIR] [--workers N]",
+    .args = "[DIR] [--workers N] [--mpi]",
     .summary = "word frequencies over HTML files, in the process pool",
     .help = "Counts the words of every .html file under DIR in the process pool (one\n"
             "file per item, results merged as they arrive, a progress bar on a\n"
@@ -357,6 +410,8 @@ const concur_cmd_t concur_cmd_mine = {
             "\n"
             "  DIR            the tree to read (default " DEFAULT_DIR ",\n"
             "                 from the python3-doc package)\n"
-            "  --workers N    worker processes (default: one per CPU)\n",
+            "  --workers N    worker processes (default: one per CPU)\n"
+            "  --mpi          split the files across the ranks of an mpirun job\n"
+            "                 (built with CONCUR_MPI; see docs/mpi.md)\n",
     .main = concur_mine_main,
 };

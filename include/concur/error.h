@@ -21,6 +21,13 @@
 #define CC_EPROTO_HTTP 4005 /* malformed HTTP message */
 #define CC_ECLOSED     4006 /* the object (queue, pool, executor) was closed */
 #define CC_ETOOBIG     4007 /* a message or line exceeded its configured maximum */
+#define CC_EMPI        4080 /* an MPI call failed (concur::mpi) */
+#define CC_ECHECKPOINT 4081 /* a checkpoint file does not belong to this map */
+/* HTTP client (4020-4039). */
+#define CC_EHTTP_PARTIAL   4020 /* the response body ended early */
+#define CC_EHTTP_CERT      4021 /* the server's certificate failed verification */
+#define CC_EHTTP_REDIRECTS 4022 /* too many redirects */
+#define CC_EHTTP_CURL      4023 /* another libcurl failure */
 
 /* X(NAME, value, message) for every code cc_strerror() knows. */
 #define CC_ERRNO_MAP(X)                                                                  \
@@ -92,7 +99,13 @@
   X(CC_ETLS, CC_ETLS, "TLS failure")                                                     \
   X(CC_EPROTO_HTTP, CC_EPROTO_HTTP, "malformed HTTP message")                            \
   X(CC_ECLOSED, CC_ECLOSED, "object is closed")                                          \
-  X(CC_ETOOBIG, CC_ETOOBIG, "message exceeds the configured maximum")
+  X(CC_ETOOBIG, CC_ETOOBIG, "message exceeds the configured maximum")                    \
+  X(CC_EMPI, CC_EMPI, "MPI call failed")                                                 \
+  X(CC_ECHECKPOINT, CC_ECHECKPOINT, "checkpoint file does not match this map")           \
+  X(CC_EHTTP_PARTIAL, CC_EHTTP_PARTIAL, "HTTP response body truncated")                  \
+  X(CC_EHTTP_CERT, CC_EHTTP_CERT, "TLS certificate verification failed")                 \
+  X(CC_EHTTP_REDIRECTS, CC_EHTTP_REDIRECTS, "too many HTTP redirects")                   \
+  X(CC_EHTTP_CURL, CC_EHTTP_CURL, "HTTP client failure (libcurl)")
 
 CC_BEGIN_DECLS
 

@@ -102,7 +102,9 @@ CC_EXTERN int64_t cc_now(void);
 /** Nanoseconds on the monotonic clock, for measurements. */
 CC_EXTERN int64_t cc_now_ns(void);
 
-/** The deadline `ms` milliseconds from now (ms < 0 gives CC_FOREVER). */
+/** The deadline `ms` milliseconds from now (ms < 0 gives CC_FOREVER). A
+ *  duration too long to add saturates at INT64_MAX, a deadline that never
+ *  comes (INT64_MAX ms is "forever", not an error or an overflow). */
 CC_EXTERN int64_t cc_deadline_in(int64_t ms);
 
 CC_END_DECLS

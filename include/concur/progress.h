@@ -6,7 +6,8 @@
  *   mine [##########..........] 612/1240 files 49.4% | 650/s | errors 0 | 0.9s, eta 1.0s
  *
  * When the output is not a terminal (a log file, CI) it prints a plain
- * stats line every few seconds instead, and always a final summary line:
+ * stats line every few seconds instead, and a final summary line once it
+ * has printed one (a job shorter than the interval prints nothing):
  *
  *   mine: 612/1240 files (49.4%), 650 files/s, errors 0, 0.9 s elapsed, eta 1.0 s
  *   mine: done, 1240/1240 files in 1.9 s (652 files/s), errors 0
@@ -82,7 +83,8 @@ CC_EXTERN int cc_progress_field(cc_progress_t *p, const char *name, int64_t valu
 CC_EXTERN void cc_progress_tick(cc_progress_t *p);
 
 /** Prints the final state: the bar completed and a newline on a terminal,
- *  the "done" summary line otherwise. Later calls do nothing. */
+ *  the "done" summary line otherwise (if a stats line was printed before:
+ *  a short job stays silent in a log). Later calls do nothing. */
 CC_EXTERN void cc_progress_finish(cc_progress_t *p);
 
 /** Finishes (if not done yet) and frees `p`. NULL is ignored. */

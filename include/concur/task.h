@@ -33,7 +33,7 @@ typedef struct cc_group cc_group_t;
 /** Options for cc_spawn_opts(); zero-fill for the defaults. */
 typedef struct cc_spawn_opts {
   const char *name;  /**< shown by cc_loop_dump; copied (max 31 bytes) */
-  size_t stack_size; /**< 0: the loop's default */
+  size_t stack_size; /**< 0: the loop's default; below 4 GiB */
   bool detached;     /**< nobody will join: freed as soon as it ends */
 } cc_spawn_opts_t;
 
@@ -45,7 +45,8 @@ typedef struct cc_spawn_opts {
  *  passes it to cc_join() or cc_detach() exactly once. Never suspends.
  *  Also callable from a cc_loop_call() callback on the loop's thread.
  *  Errors: -ENOMEM; -CC_ENOTCORO outside a loop; -ESHUTDOWN once the loop
- *  is shutting down (cc_run's main has returned). */
+ *  is shutting down (cc_run's main has returned); -EINVAL for a NULL fn or
+ *  out (unless detached) or a stack_size of 4 GiB or more. */
 #define cc_spawn(out, fn, arg)                                                           \
   cc_spawn_at((out), (fn), (arg), NULL, __FILE__, __LINE__, #fn)
 
@@ -90,11 +91,15 @@ CC_EXTERN int cc_gather(cc_task_t **tasks, size_t n, intptr_t *results);
  *  (asyncio.sleep(0)). Returns 0, or -ECANCELED / -ETIMEDOUT. May suspend. */
 CC_EXTERN int cc_yield(void);
 
-/** Suspends the caller for `ms` milliseconds. Returns 0, or -ECANCELED, or
- *  -ETIMEDOUT when an enclosing deadline passes first. May suspend. */
+/** Suspends the caller for `ms` milliseconds (asyncio.sleep). ms <= 0
+ *  yields once, as cc_yield(); huge durations (up to INT64_MAX) saturate
+ *  and sleep until cancelled. Returns 0, or -ECANCELED, or -ETIMEDOUT when
+ *  an enclosing deadline passes first. May suspend. */
 CC_EXTERN int cc_sleep(int64_t ms);
 
-/** Suspends the caller until the absolute deadline `when` (cc_now() time). */
+/** Suspends the caller until the absolute deadline `when` (cc_now() time;
+ *  INT64_MAX: until cancelled). Returns as cc_sleep(), or -EINVAL for a
+ *  negative `when`. May suspend. */
 CC_EXTERN int cc_sleep_until(int64_t when);
 
 /** The running task, or NULL outside a coroutine. Never suspends. */
@@ -134,9 +139,9 @@ CC_EXTERN bool cc_timeout_end(cc_timeout_t *scope);
 CC_EXTERN int64_t cc_deadline(void);
 
 /** Runs fn(arg) as a child task and waits for it for at most `ms`
- *  milliseconds (asyncio.wait_for). On time-out the child is cancelled and
- *  waited for, and -ETIMEDOUT is returned. Otherwise as cc_join().
- *  May suspend. */
+ *  milliseconds (asyncio.wait_for; ms < 0 or a huge ms: no limit). On
+ *  time-out the child is cancelled and waited for, and -ETIMEDOUT is
+ *  returned. Otherwise as cc_join(). May suspend. */
 CC_EXTERN int cc_wait_for(cc_task_fn fn, void *arg, int64_t ms, intptr_t *result);
 
 /* ---- task groups (structured concurrency) ----------------------------- */

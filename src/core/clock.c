@@ -1,4 +1,5 @@
 /* The monotonic clock in milliseconds and nanoseconds. */
+#include <stdint.h>
 #include <time.h>
 
 #include "concur/loop.h"
@@ -13,8 +14,12 @@ int64_t cc_now(void) {
   return cc_now_ns() / 1000000;
 }
 
+/* Saturates: a duration too long to add (INT64_MAX ms) gives the latest
+ * deadline there is, which never comes, rather than overflowing into the
+ * past (or into CC_FOREVER's negative range). */
 int64_t cc_deadline_in(int64_t ms) {
   if (ms < 0)
     return CC_FOREVER;
-  return cc_now() + ms;
+  int64_t now = cc_now();
+  return ms > INT64_MAX - now ? INT64_MAX : now + ms;
 }

@@ -167,6 +167,8 @@ int cc_progress_new(cc_progress_t **out, uint64_t total, const cc_progress_opts_
 static void draw(cc_progress_t *p, bool final) {
   if (p->off)
     return;
+  if (final && !p->bar && !p->drawn)
+    return; /* a job too short for a stats line gets no summary line either */
   double el = (double)(cc_now() - p->start) / 1000.0;
   cc_progress_print(p->out, p->bar, p->label, p->unit, p->done, p->total, el, final,
                     p->fields, p->nfields);

@@ -14,7 +14,7 @@
  *   | ... coroutine frames ...  |    grows down; pages committed on touch
  *   |                           |
  *   +---------------------------+ <- lo
- *   | guard page                |    MADV_GUARD_INSTALL (or PROT_NONE):
+ *   | guard region (4 pages)    |    MADV_GUARD_INSTALL (or PROT_NONE):
  *   +---------------------------+    a touch raises SIGSEGV, reported by
  *   low addresses                    the overflow handler, never corrupts
  *
@@ -42,7 +42,7 @@ void cc__ctx_switch(cc__ctx_t *from, cc__ctx_t *to);
 struct cc__stack_chunk;
 
 typedef struct cc__stack {
-  void *lo;                      /* lowest usable byte, just above the guard page */
+  void *lo;                      /* lowest usable byte, just above the guard region */
   size_t size;                   /* usable bytes */
   struct cc__stack *next, *prev; /* free lists */
   struct cc__stack_chunk *chunk; /* NULL for a stack mapped on its own */
@@ -53,7 +53,7 @@ typedef struct cc__stack {
 
 typedef struct cc__stack_pool {
   size_t stack_size;               /* usable size of each stack */
-  size_t slot_size;                /* stack_size + guard page */
+  size_t slot_size;                /* stack_size + guard region */
   size_t cache;                    /* free stacks kept committed */
   cc__stack_t *dirty, *dirty_tail; /* free, pages committed; hottest first */
   size_t ndirty;
@@ -83,8 +83,10 @@ size_t cc__stack_pool_trim(cc__stack_pool_t *p, size_t budget);
 cc__stack_t *cc__stack_map(size_t size);
 void cc__stack_unmap(cc__stack_t *s);
 
-/* True if `addr` lies in the guard page below `s`. */
+/* True if `addr` lies in the guard region below `s`. */
 bool cc__stack_in_guard(const cc__stack_t *s, const void *addr);
+/* Bytes of the guard region below every stack (a few pages). */
+size_t cc__stack_guard_size(void);
 
 size_t cc__page_size(void);
 

@@ -1,11 +1,16 @@
-/* The event loop: scheduler, switching, inbox, signals and fd readiness.
+/* The event loop: switching, parking, the inbox, signals, polling. What a
+ * run of the loop means (asyncio.run) is src/task/run.c's; fd waits and
+ * callback watchers are io.c's.
  *
  * Ordering invariants:
  *  - A task's `token` changes only on its own loop thread, when cc__park()
  *    returns; a wake carrying another token is stale and dropped.
- *  - The inbox mutex is a leaf lock: nothing else is acquired while it is
- *    held, so wakers may post while holding their own object's lock.
+ *  - Posting to the inbox takes no lock and never allocates (a wake-up
+ *    uses the node inside the task), so wakers may post while holding
+ *    their own object's lock, and an out-of-memory cannot lose one.
  */
+#include <assert.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -17,7 +22,6 @@
 #include <unistd.h>
 
 #include "coro/annot.h"
-#include "core/trace.h"
 #include "loop/loop_int.h"
 
 CC__TLS cc_loop_t *cc__tl_loop;
@@ -33,15 +37,15 @@ static atomic_bool signals_taken;
  * first time. Returns false (and finishes the task) when it must not run. */
 bool cc__prepare_slow(cc_loop_t *l, cc_task_t *t) {
   if (t->cancelled) {
-    cc__task_finish_unstarted(l, t, -ECANCELED);
+    l->ops->finish_unstarted(l, t, -ECANCELED);
     return false;
   }
   t->stack = t->stack_size ? cc__stack_map(t->stack_size) : cc__stack_get(&l->stacks);
   if (!t->stack) {
-    cc__task_finish_unstarted(l, t, -ENOMEM);
+    l->ops->finish_unstarted(l, t, -ENOMEM);
     return false;
   }
-  cc__ctx_make(&t->ctx, t->stack->lo, t->stack->size, cc__task_entry, t);
+  cc__ctx_make(&t->ctx, t->stack->lo, t->stack->size, l->ops->entry, t);
 #ifdef CC__TSAN
   t->tsan_fiber = __tsan_create_fiber(0);
 #endif
@@ -58,85 +62,102 @@ void cc__make_ready(cc_loop_t *l, cc_task_t *t, int r) {
 
 /* ---- inbox ------------------------------------------------------------------ */
 
-static int inbox_post(cc_loop_t *l, const cc__msg_t *m) {
-  pthread_mutex_lock(&l->inbox_mu);
-  if (l->inbox_n == l->inbox_cap) {
-    size_t cap = l->inbox_cap ? l->inbox_cap * 2 : 64;
-    cc__msg_t *p = realloc(l->inbox, cap * sizeof *p);
-    if (!p) {
-      pthread_mutex_unlock(&l->inbox_mu);
-      return -ENOMEM;
-    }
-    l->inbox = p;
-    l->inbox_cap = cap;
-  }
-  bool was_empty = l->inbox_n == 0;
-  l->inbox[l->inbox_n++] = *m;
-  if (was_empty) {
+/* Pushes n onto the inbox and wakes the loop if it may be asleep. Never
+ * allocates, never blocks. The Dekker pair with poll_once(): the poster
+ * pushes, then reads `polling`; the loop sets `polling`, then reads the
+ * inbox; with both sequentially consistent, at least one sees the other,
+ * so a node is never left behind a sleeping loop. */
+static void inbox_push(cc_loop_t *l, cc__inode_t *n) {
+  cc__inode_t *head = atomic_load_explicit(&l->inbox, memory_order_relaxed);
+  do
+    n->next = head;
+  while (!atomic_compare_exchange_weak(&l->inbox, &head, n));
+  if (atomic_load(&l->polling) && atomic_exchange(&l->polling, 0)) {
     uint64_t one = 1;
     ssize_t w = write(l->efd, &one, sizeof one);
     (void)w; /* EAGAIN only if the counter is saturated: a wake-up is pending */
   }
-  pthread_mutex_unlock(&l->inbox_mu);
-  return 0;
 }
 
-/* Swaps the inbox for the spare array under the lock and runs the batch
- * outside it, so posters never wait for callbacks to run. */
+/* Takes the whole inbox, restores posting order and runs it. */
 static void inbox_drain(cc_loop_t *l) {
-  uint64_t v;
-  ssize_t r = read(l->efd, &v, sizeof v);
-  (void)r;
-  pthread_mutex_lock(&l->inbox_mu);
-  cc__msg_t *batch = l->inbox;
-  size_t n = l->inbox_n, batch_cap = l->inbox_cap;
-  l->inbox = l->inbox_spare;
-  l->inbox_cap = l->spare_cap;
-  l->inbox_n = 0;
-  l->inbox_spare = NULL;
-  l->spare_cap = 0;
-  pthread_mutex_unlock(&l->inbox_mu);
-  for (size_t i = 0; i < n; i++) {
-    cc__msg_t *m = &batch[i];
-    if (m->kind == CC__MSG_CALL) {
-      m->u.call.fn(m->u.call.arg);
+  cc__inode_t *n = atomic_exchange(&l->inbox, NULL), *fifo = NULL;
+  while (n) {
+    cc__inode_t *next = n->next;
+    n->next = fifo;
+    fifo = n;
+    n = next;
+  }
+  while (fifo) {
+    n = fifo;
+    /* Read the link first: once the node's queued flag is cleared, a
+     * poster may push the same node again and rewrite it. */
+    fifo = n->next;
+    if (n->kind == CC__INODE_CALL) {
+      cc__icall_t *c = container_of(n, cc__icall_t, node);
+      void (*fn)(void *) = c->fn;
+      void *arg = c->arg;
+      free(c);
+      fn(arg);
     } else {
-      cc_task_t *t = m->u.wake.task;
-      if (t->state == CC__PARKED && t->token == m->u.wake.token)
-        cc__make_ready(l, t, m->result);
+      cc_task_t *t = container_of(n, cc_task_t, rw_node);
+      atomic_store(&t->rw_node.queued, false);
+      uint64_t tok = atomic_load_explicit(&t->rw_token, memory_order_acquire);
+      int r = atomic_load_explicit(&t->rw_result, memory_order_relaxed);
+      if (t->state == CC__PARKED && t->token == tok)
+        cc__make_ready(l, t, r);
     }
   }
-  pthread_mutex_lock(&l->inbox_mu);
-  l->inbox_spare = batch;
-  l->spare_cap = batch_cap;
-  pthread_mutex_unlock(&l->inbox_mu);
+}
+
+/* Drops what is left in the inbox of a loop being freed. */
+static void inbox_discard(cc_loop_t *l) {
+  cc__inode_t *n = atomic_exchange(&l->inbox, NULL);
+  while (n) {
+    cc__inode_t *next = n->next;
+    if (n->kind == CC__INODE_CALL)
+      free(container_of(n, cc__icall_t, node));
+    n = next;
+  }
 }
 
 int cc_loop_call(cc_loop_t *l, void (*fn)(void *), void *arg) {
   if (!l || !fn)
     return -EINVAL;
-  cc__msg_t m = {.kind = CC__MSG_CALL};
-  m.u.call.fn = fn;
-  m.u.call.arg = arg;
-  return inbox_post(l, &m);
+  cc__icall_t *c = malloc(sizeof *c);
+  if (!c)
+    return -ENOMEM;
+  c->node.kind = CC__INODE_CALL;
+  c->fn = fn;
+  c->arg = arg;
+  inbox_push(l, &c->node);
+  return 0;
 }
 
 bool cc__wake(cc_task_t *t, uint64_t token, int result) {
   return cc__wake_inl(t, token, result);
 }
 
+/* Last writer wins: posts for one task are ordered (each waker holds the
+ * lock of the registration it wakes, and a task takes a new registration
+ * only after dropping the old one under its lock), so the latest token is
+ * the one that can match; result is stored before token (release) and read
+ * after it (acquire), so the loop never pairs a token with an older result.
+ * Wakes racing for the same park carry the same token: either result is a
+ * valid outcome. A node already queued is not pushed again. */
 void cc__wake_remote(cc_task_t *t, uint64_t token, int result) {
-  cc_loop_t *l = t->loop;
-  cc__msg_t m = {.kind = CC__MSG_WAKE, .result = result};
-  m.u.wake.task = t;
-  m.u.wake.token = token;
-  if (inbox_post(l, &m) != 0) {
-    /* Out of memory for the message: the waiter would hang. There is no
-     * way to report this to the waker, so say it loudly. */
-    static const char msg[] = "concur: out of memory posting a wake-up\n";
-    ssize_t w = write(2, msg, sizeof msg - 1);
-    (void)w;
-  }
+  atomic_store_explicit(&t->rw_result, result, memory_order_relaxed);
+  atomic_store_explicit(&t->rw_token, token, memory_order_release);
+  if (atomic_exchange(&t->rw_node.queued, true))
+    return;
+  t->rw_node.kind = CC__INODE_WAKE;
+  inbox_push(t->loop, &t->rw_node);
+}
+
+bool cc__shield(cc_task_t *t, bool on) {
+  bool old = t->shield;
+  t->shield = on;
+  return old;
 }
 
 /* ---- park ------------------------------------------------------------------- */
@@ -144,10 +165,6 @@ void cc__wake_remote(cc_task_t *t, uint64_t token, int result) {
 cc_task_t *cc__self(void) {
   cc_loop_t *l = cc__tl_loop;
   return l ? l->current : NULL;
-}
-
-cc_task_t *cc_self(void) {
-  return cc__self();
 }
 
 cc_loop_t *cc__task_loop(const cc_task_t *t) {
@@ -207,126 +224,6 @@ int cc__park_slow(cc_loop_t *l, cc_task_t *self, int64_t deadline) {
   return 0;
 }
 
-/* ---- fds ---------------------------------------------------------------------- */
-
-static cc__fdslot_t *fd_slot(cc_loop_t *l, int fd) {
-  if ((size_t)fd >= l->nfds) {
-    size_t n = l->nfds ? l->nfds : 64;
-    while (n <= (size_t)fd)
-      n *= 2;
-    cc__fdslot_t *p = realloc(l->fds, n * sizeof *p);
-    if (!p)
-      return NULL;
-    memset(p + l->nfds, 0, (n - l->nfds) * sizeof *p);
-    l->fds = p;
-    l->nfds = n;
-  }
-  return &l->fds[fd];
-}
-
-int cc__fd_wait(int fd, unsigned events, int64_t deadline) {
-  cc_loop_t *l = cc__tl_loop;
-  cc_task_t *self = l ? l->current : NULL;
-  if (!self)
-    return -CC_ENOTCORO;
-  if (fd < 0 || !(events & (CC__READ | CC__WRITE)))
-    return -EBADF;
-  cc__fdslot_t *s = fd_slot(l, fd);
-  if (!s)
-    return -ENOMEM;
-  if (!s->registered) {
-    int r = cc__poller_add(l->poller, fd, CC__READ | CC__WRITE, false);
-    if (r < 0)
-      return r == -EPERM ? -EBADF : r;
-    s->registered = 1;
-    s->ready = 0;
-  } else if (s->ready & events) {
-    /* An edge arrived since the caller's last wait: let it retry first. */
-    s->ready &= (uint8_t)~events;
-    return 0;
-  }
-  if (((events & CC__READ) && s->rd) || ((events & CC__WRITE) && s->wr))
-    return -EBUSY;
-  uint64_t tok = self->token;
-  if (events & CC__READ) {
-    s->rd = self;
-    s->rtok = tok;
-  }
-  if (events & CC__WRITE) {
-    s->wr = self;
-    s->wtok = tok;
-  }
-  int r = cc__park(events & CC__READ ? "fd read" : "fd write", (const void *)(intptr_t)fd,
-                   deadline);
-  s = &l->fds[fd]; /* the table may have moved while parked */
-  if (s->rd == self && s->rtok == tok)
-    s->rd = NULL;
-  if (s->wr == self && s->wtok == tok)
-    s->wr = NULL;
-  if (r == 0)
-    s->ready &= (uint8_t)~events;
-  return r;
-}
-
-int cc__poll_fd(int fd, unsigned events, int64_t deadline) {
-  struct pollfd p = {.fd = fd, .events = 0};
-  if (events & CC__READ)
-    p.events |= POLLIN;
-  if (events & CC__WRITE)
-    p.events |= POLLOUT;
-  for (;;) {
-    int ms = -1;
-    if (deadline >= 0) {
-      int64_t left = deadline - cc_now();
-      if (left <= 0)
-        return -ETIMEDOUT;
-      ms = left > INT_MAX ? INT_MAX : (int)left;
-    }
-    int r = poll(&p, 1, ms);
-    if (r > 0)
-      return (p.revents & POLLNVAL) ? -EBADF : 0;
-    if (r < 0 && errno != EINTR)
-      return -errno;
-    /* 0 (time-out) or EINTR: re-check the deadline against the clock */
-  }
-}
-
-void cc__fd_forget(int fd) {
-  cc_loop_t *l = cc__tl_loop;
-  if (!l || fd < 0 || (size_t)fd >= l->nfds)
-    return;
-  cc__fdslot_t *s = &l->fds[fd];
-  if (s->registered)
-    cc__poller_del(l->poller, fd);
-  if (s->rd)
-    cc__wake(s->rd, s->rtok, -EBADF);
-  if (s->wr)
-    cc__wake(s->wr, s->wtok, -EBADF);
-  memset(s, 0, sizeof *s);
-}
-
-static void fd_ready(cc_loop_t *l, int fd, unsigned ev) {
-  if ((size_t)fd >= l->nfds)
-    return;
-  cc__fdslot_t *s = &l->fds[fd];
-  if (ev & CC__READ) {
-    if (s->rd) {
-      cc__wake(s->rd, s->rtok, 0);
-      s->rd = NULL;
-    } else {
-      s->ready |= CC__READ;
-    }
-  }
-  if (ev & CC__WRITE) {
-    if (s->wr) {
-      cc__wake(s->wr, s->wtok, 0);
-      s->wr = NULL;
-    } else {
-      s->ready |= CC__WRITE;
-    }
-  }
-}
-
 /* ---- signals ------------------------------------------------------------------ */
 
 static void signals_setup(cc_loop_t *l) {
@@ -347,7 +244,8 @@ static void signals_setup(cc_loop_t *l) {
     sigaddset(&set, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &set, &l->saved_mask);
   l->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (l->sigfd < 0 || cc__poller_add(l->poller, l->sigfd, CC__READ, true) != 0) {
+  if (l->sigfd < 0 ||
+      cc__poller_add(l->poller, l->sigfd, CC__POLL_IN | CC__POLL_LEVEL, 0) != 0) {
     if (l->sigfd >= 0)
       close(l->sigfd);
     l->sigfd = -1;
@@ -376,71 +274,15 @@ static void signals_teardown(cc_loop_t *l) {
 
 static void signals_read(cc_loop_t *l) {
   struct signalfd_siginfo si;
-  while (read(l->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
-    if (si.ssi_signo == SIGUSR1) {
-      cc_loop_dump(stderr);
-      continue;
-    }
-    if (++l->interrupts > 1) {
-      /* Asked twice: stop waiting for a clean shutdown. */
-      signal((int)si.ssi_signo, SIG_DFL);
-      pthread_sigmask(SIG_SETMASK, &l->saved_mask, NULL);
-      raise((int)si.ssi_signo);
-      _exit(128 + (int)si.ssi_signo);
-    }
-    if (l->main)
-      cc_cancel(l->main);
-  }
-}
-
-/* When a task ends and the next runnable task has never run, the new task
- * simply takes over the stack and the context that are already running:
- * no context switch, no stack from the pool, no first frame to build. A
- * burst of short tasks (a million spawns, then joins) thus runs as a plain
- * loop on one stack. Each adoption counts against the loop's switch budget
- * like a switch would. Not under TSan, which tracks one fiber per task. */
-static cc_task_t *adopt_next(cc_loop_t *l, cc_task_t *t) {
-#ifdef CC__TSAN
-  (void)l;
-  (void)t;
-  return NULL;
-#else
-  cc_task_t *n = l->rq_head;
-  if (!n || n->stack || n->cancelled || n->stack_size != t->stack_size || !l->budget)
-    return NULL;
-  l->budget--;
-  cc__rq_pop(l);
-  n->stack = t->stack;
-  t->stack = NULL;
-  if (t->detached)
-    cc__task_free(l, t);
-  l->current = n;
-  n->state = CC__RUNNING;
-  return n;
-#endif
-}
-
-void cc__task_entry(void *arg) {
-  cc_task_t *t = arg;
-  cc_loop_t *l = t->loop;
-  cc__after_switch(l, NULL);
-  for (;;) {
-    t->started = true;
-    cc__task_body(t);
-    cc_task_t *n = adopt_next(l, t);
-    if (!n)
-      break;
-    t = n;
-  }
-  l->zombie = t;
-  cc__run_next(l, t, true);
-  __builtin_unreachable();
+  while (read(l->sigfd, &si, sizeof si) == (ssize_t)sizeof si)
+    l->ops->signal(l, (int)si.ssi_signo); /* what a signal means is the task layer's */
 }
 
 /* ---- the loop's own context --------------------------------------------------- */
 
 static void poll_once(cc_loop_t *l, bool may_block) {
   int timeout = 0;
+  bool armed = false;
   if (may_block && !l->rq_head) {
     cc__timer_t *t = cc__timers_min(&l->timers);
     if (!t) {
@@ -449,49 +291,55 @@ static void poll_once(cc_loop_t *l, bool may_block) {
       int64_t d = t->when - cc_now();
       timeout = d <= 0 ? 0 : d > INT32_MAX ? INT32_MAX : (int)d;
     }
-    if (timeout != 0)
+    if (timeout != 0) {
       cc__stack_pool_trim(&l->stacks, 4096);
+      /* About to sleep: from now on posters write the eventfd (see
+       * inbox_push for why this order cannot miss a post). */
+      atomic_store(&l->polling, 1);
+      armed = true;
+      if (atomic_load(&l->inbox) != NULL)
+        timeout = 0;
+    }
   }
   cc__poll_event_t evs[MAX_EVENTS];
   int n = cc__poller_wait(l->poller, timeout, evs, MAX_EVENTS);
+  if (armed)
+    atomic_store(&l->polling, 0);
   l->now = cc_now();
   for (int i = 0; i < n; i++) {
     int fd = evs[i].fd;
-    if (fd == l->efd)
-      inbox_drain(l);
-    else if (fd == l->sigfd)
+    if (fd == l->efd) {
+      uint64_t v;
+      ssize_t r = read(l->efd, &v, sizeof v);
+      (void)r;
+    } else if (fd == l->sigfd)
       signals_read(l);
     else
-      fd_ready(l, fd, evs[i].events);
+      cc__fd_ready(l, &evs[i]);
   }
+  /* Posts are drained whether or not they wrote the eventfd: only the
+   * first one after the loop decided to sleep does. */
+  if (atomic_load_explicit(&l->inbox, memory_order_relaxed) != NULL)
+    inbox_drain(l);
   cc__timer_t *t;
   while ((t = cc__timers_min(&l->timers)) && t->when <= l->now) {
+    if (CC_UNLIKELY(t->kind != CC__TIMER_TASK)) {
+      cc__cbtimer_expired(l, t);
+      continue;
+    }
     cc_task_t *task = container_of(t, cc_task_t, timer);
     cc__make_ready(l, task, -ETIMEDOUT);
   }
+  if (CC_UNLIKELY(l->due_head != NULL))
+    cc__cbtimers_run(l);
 }
 
-static bool finished(cc_loop_t *l) {
-  if (l->main->state != CC__DONE)
-    return false;
-  if (!l->shutting_down) {
-    /* asyncio.run(): once main returns, every other task is cancelled. */
-    l->shutting_down = true;
-    for (cc_task_t *t = l->all; t; t = t->anext)
-      cc_cancel(t);
-  }
-  return l->live == 0;
-}
-
-static void scheduler(cc_loop_t *l) {
-  l->now = cc_now();
-  while (!finished(l)) {
-    poll_once(l, true);
-    l->budget = BUDGET;
-    cc_task_t *next = cc__pick(l);
-    if (next)
-      cc__switch_to(l, NULL, next, false);
-  }
+void cc__loop_iterate(cc_loop_t *l) {
+  poll_once(l, true);
+  l->budget = BUDGET;
+  cc_task_t *next = cc__pick(l);
+  if (next)
+    cc__switch_to(l, NULL, next, false);
 }
 
 /* ---- overflow reporting --------------------------------------------------------- */
@@ -520,23 +368,66 @@ static size_t fmt_s(char *p, const char *s, size_t max) {
   return n;
 }
 
+static size_t fmt_x(char *p, uint64_t v) {
+  char tmp[16];
+  size_t n = 0;
+  do {
+    tmp[n++] = "0123456789abcdef"[v & 15];
+    v >>= 4;
+  } while (v);
+  p[0] = '0';
+  p[1] = 'x';
+  for (size_t i = 0; i < n; i++)
+    p[2 + i] = tmp[n - 1 - i];
+  return n + 2;
+}
+
+/* The user's task function (or the one a trampoline task runs for its
+ * user, cc__task_report_as): its symbol when the dynamic symbol table has
+ * it (dladdr, exact address only), else the expression written at the
+ * cc_spawn() site, else its offset in its module (for addr2line). Not
+ * async-signal-safe in general (dladdr), acceptable on the way to abort. */
+static size_t fmt_fn(char *p, const cc_task_t *t) {
+  Dl_info di;
+  void *fn = (void *)(uintptr_t)t->fn;
+  const char *fname = cc__task_fname(t);
+  bool found = dladdr(fn, &di) != 0;
+  if (found && di.dli_sname && di.dli_saddr == fn)
+    return fmt_s(p, di.dli_sname, 128);
+  if (fname)
+    return fmt_s(p, fname, 128);
+  size_t n = 0;
+  if (found && di.dli_fname) {
+    n += fmt_s(p + n, di.dli_fname, 200);
+    n += fmt_s(p + n, "+", 1);
+    n += fmt_x(p + n, (uint64_t)((uintptr_t)fn - (uintptr_t)di.dli_fbase));
+  } else {
+    n += fmt_x(p + n, (uint64_t)(uintptr_t)fn);
+  }
+  return n;
+}
+
 static void segv_handler(int sig, siginfo_t *si, void *uc) {
   cc_loop_t *l = cc__tl_loop;
   cc_task_t *t = l ? l->current : NULL;
   if (t && t->stack && cc__stack_in_guard(t->stack, si->si_addr)) {
-    char buf[512];
+    char buf[768];
     size_t n = 0;
     n += fmt_s(buf + n, "concur: stack overflow in task #", 64);
     n += fmt_u(buf + n, t->id);
     n += fmt_s(buf + n, " '", 4);
     n += fmt_s(buf + n, t->name, 64);
-    n += fmt_s(buf + n, "' spawned at ", 16);
+    n += fmt_s(buf + n, "', function ", 16);
+    n += fmt_fn(buf + n, t);
+    n += fmt_s(buf + n, ", spawned at ", 16);
     n += fmt_s(buf + n, t->file, 200);
     n += fmt_s(buf + n, ":", 2);
     n += fmt_u(buf + n, (uint64_t)t->line);
     n += fmt_s(buf + n, " (stack ", 10);
     n += fmt_u(buf + n, t->stack->size / 1024);
-    n += fmt_s(buf + n, " KiB)\n", 8);
+    n += fmt_s(buf + n, " KiB, guard ", 16);
+    n += fmt_u(buf + n, cc__stack_guard_size() / 1024);
+    n += fmt_s(buf + n, " KiB; see \"the rules of a coroutine\" in docs/task.md)\n", 80);
     ssize_t w = write(2, buf, n);
     (void)w;
     signal(SIGABRT, SIG_DFL);
@@ -638,14 +529,13 @@ int cc_loop_new(cc_loop_t **out, const cc_loop_opts_t *opts) {
     free(l);
     return r;
   }
-  r = cc__poller_add(l->poller, l->efd, CC__READ, true);
+  r = cc__poller_add(l->poller, l->efd, CC__POLL_IN | CC__POLL_LEVEL, 0);
   if (r < 0) {
     close(l->efd);
     cc__poller_free(l->poller);
     free(l);
     return r;
   }
-  pthread_mutex_init(&l->inbox_mu, NULL);
   cc__timers_init(&l->timers);
   cc__stack_pool_init(&l->stacks, l->opts.stack_size, l->opts.stack_cache);
   l->sigfd = -1;
@@ -657,13 +547,13 @@ int cc_loop_new(cc_loop_t **out, const cc_loop_opts_t *opts) {
 void cc_loop_free(cc_loop_t *l) {
   if (!l)
     return;
+  /* Watchers and callback timers must be stopped first (loop/io.h). */
+  assert(l->nio == 0 && l->ncbtimers == 0);
+  inbox_discard(l); /* first: its wake nodes live in the task slabs */
   cc__stack_pool_destroy(&l->stacks);
   cc__timers_destroy(&l->timers);
   cc__task_slabs_free(l);
   free(l->fds);
-  free(l->inbox);
-  free(l->inbox_spare);
-  pthread_mutex_destroy(&l->inbox_mu);
   close(l->efd);
   cc__poller_free(l->poller);
   free(l);
@@ -673,17 +563,16 @@ cc_loop_t *cc_loop_current(void) {
   return cc__tl_loop;
 }
 
-int cc_loop_run(cc_loop_t *l, cc_task_fn main, void *arg, intptr_t *result) {
-  if (!l || !main)
-    return -EINVAL;
+int cc__loop_enter(cc_loop_t *l, const cc__task_ops_t *ops) {
   if (cc__tl_loop || l->running)
     return -EBUSY;
   pthread_once(&segv_once, segv_install);
   altstack_setup();
   cc__tl_loop = l;
+  l->ops = ops;
   l->running = true;
-  l->shutting_down = false;
   l->current = NULL;
+  l->now = cc_now();
 #ifdef CC__TSAN
   l->sched_tsan_fiber = __tsan_get_current_fiber();
 #endif
@@ -702,89 +591,14 @@ int cc_loop_run(cc_loop_t *l, cc_task_fn main, void *arg, intptr_t *result) {
   }
 #endif
   signals_setup(l);
-  cc_spawn_opts_t so = {.name = "main"};
-  cc_task_t *t = NULL;
-  int r = cc_spawn_at(&t, main, arg, &so, "cc_run", 0, "main");
-  if (r == 0) {
-    l->main = t;
-    scheduler(l);
-    r = (int)(t->result < 0 ? t->result : 0);
-    if (r == 0 && result)
-      *result = t->result;
-    l->main = NULL;
-    cc__task_free(l, t);
-  }
+  return 0;
+}
+
+void cc__loop_leave(cc_loop_t *l) {
   /* Callbacks posted from now on wait in the inbox for the next run, or
    * are dropped by cc_loop_free(). */
   signals_teardown(l);
   l->running = false;
   cc__tl_loop = NULL;
   altstack_teardown();
-  return r;
-}
-
-int cc_run_opts(const cc_loop_opts_t *opts, cc_task_fn main, void *arg,
-                intptr_t *result) {
-  if (cc__tl_loop)
-    return -EBUSY;
-  cc_loop_t *l;
-  int r = cc_loop_new(&l, opts);
-  if (r < 0)
-    return r;
-  r = cc_loop_run(l, main, arg, result);
-  cc_loop_free(l);
-  CC__TRACE(cc__trace_flush());
-  return r;
-}
-
-int cc_run(cc_task_fn main, void *arg, intptr_t *result) {
-  cc_loop_opts_t o = {.handle_signals = true, .dump_on_sigusr1 = true};
-  return cc_run_opts(&o, main, arg, result);
-}
-
-size_t cc_loop_task_count(void) {
-  cc_loop_t *l = cc__tl_loop;
-  return l ? l->live : 0;
-}
-
-static const char *state_name(const cc_task_t *t) {
-  switch (t->state) {
-  case CC__NEW:
-    return "new";
-  case CC__READY:
-    return "ready";
-  case CC__RUNNING:
-    return "running";
-  case CC__PARKED:
-    return "waiting";
-  default:
-    return "done";
-  }
-}
-
-void cc_loop_dump(FILE *out) {
-  cc_loop_t *l = cc__tl_loop;
-  if (!l || !out)
-    return;
-  int64_t now = cc_now();
-  fprintf(out, "concur: %zu live task(s) on loop %p\n", l->live, (void *)l);
-  for (cc_task_t *t = l->all; t; t = t->anext) {
-    fprintf(out, "  #%" PRIu64 " %-16s %-8s", t->id, t->name ? t->name : "?",
-            state_name(t));
-    if (t->state == CC__PARKED && t->wait_what) {
-      if (strncmp(t->wait_what, "fd ", 3) == 0)
-        fprintf(out, " on %s %d", t->wait_what, (int)(intptr_t)t->wait_obj);
-      else if (strcmp(t->wait_what, "join") == 0 && t->wait_obj)
-        fprintf(out, " on join #%" PRIu64, ((const cc_task_t *)t->wait_obj)->id);
-      else
-        fprintf(out, " on %s %p", t->wait_what, t->wait_obj);
-      if (t->timer.where)
-        fprintf(out, " (timer in %" PRId64 " ms)", t->timer.when - now);
-    }
-    if (t->cancelled)
-      fprintf(out, " [cancelled]");
-    fprintf(out, " age %" PRId64 " ms, spawned at %s:%d\n", now - t->born,
-            t->file ? t->file : "?", t->line);
-  }
-  fflush(out);
 }

@@ -1,8 +1,10 @@
 /* Internal: the loop and task structures, shared by src/loop and src/task.
  *
  * Threading: a loop and its tasks are touched only by the thread running
- * the loop, except for the inbox (inbox_mu) through which other threads post
- * callbacks and wake-ups. No other field needs a lock or an atomic.
+ * the loop, except for the inbox (a lock-free stack) through which other
+ * threads post callbacks and wake-ups, the `polling` flag that tells them
+ * whether the loop may be asleep, and each task's remote-wake fields. No
+ * other field needs a lock or an atomic.
  *
  * Scheduling: there is no scheduler hop between two tasks. A task that
  * parks, yields or ends pops the next runnable task itself and switches
@@ -15,39 +17,61 @@
 #define CC_LOOP_INT_H
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdatomic.h>
 
+#include "coro/annot.h"
 #include "coro/coro.h"
-#include "core/sched.h"
+#include "loop/sched.h"
 #include "loop/backend/backend.h"
 #include "loop/timer.h"
 
+/* A task is READY from its spawn (with no stack until it first runs: see
+ * `started` and `stack`), RUNNING, PARKED or DONE; 0 is no state (a
+ * structure on the free list or fresh from a slab). */
 enum cc__task_state {
-  CC__NEW = 0, /* spawned, never run, no stack yet */
-  CC__READY,   /* in the run queue */
+  CC__READY = 1, /* in the run queue */
   CC__RUNNING,
   CC__PARKED, /* suspended in cc__park() */
   CC__DONE
 };
 
+/* A node of the loop's inbox: a task's wake node, or a posted call. */
+typedef struct cc__inode {
+  struct cc__inode *next;
+  uint8_t kind;       /* CC__INODE_WAKE or CC__INODE_CALL */
+  atomic_bool queued; /* (a task's node) in the inbox now */
+} cc__inode_t;
+enum { CC__INODE_WAKE = 1, CC__INODE_CALL };
+
+typedef struct cc__icall {
+  cc__inode_t node;
+  void (*fn)(void *);
+  void *arg;
+} cc__icall_t;
+
+/* 256 bytes in a plain 64-bit build, four cache lines: a million live
+ * tasks are 256 MB of structures, so every field counts (the hot ones
+ * first). */
 struct cc_task {
   cc__ctx_t ctx;
   cc_loop_t *loop;
   struct cc_task *rq_next;
+  int wake_result;
   uint8_t state;
   bool cancelled;
   bool started;
   bool detached;
   bool shield; /* parks ignore cancellation and scope deadlines */
   bool owned_name;
-  uint64_t token; /* token of the current/next park */
-  int wake_result;
+  _Atomic int rw_result; /* remote wake-ups: see rw_node */
+  uint64_t token;        /* token of the current/next park */
   cc__timer_t timer;
   int64_t deadline; /* effective deadline of the open scopes */
   cc_timeout_t *scope;
   cc__stack_t *stack;
-  cc_task_fn fn;
+  cc_task_fn fn; /* after the task started: the function reports name */
   void *arg;
   intptr_t result;
   cc__waiter_t *joiner;
@@ -59,35 +83,42 @@ struct cc_task {
   uint64_t id;
   int64_t born;
   const char *file;
+  /* The name; when owned_name, a copy preceded by the spawn site's text of
+   * the function (see cc__task_fname). */
   const char *name;
   int line;
-  size_t stack_size; /* 0: the loop's pool */
+  uint32_t stack_size; /* 0: the loop's pool */
+#ifdef CC__ASAN
   void *asan_fake;
+#endif
+#ifdef CC__TSAN
   void *tsan_fiber;
+#endif
+  _Atomic uint64_t rw_token;
+
+  /* Wake-ups from other threads (loop.c), without allocation: the waker
+   * stores rw_result and rw_token and pushes rw_node onto the loop's inbox
+   * unless it is there already (rw_node.queued); the loop re-reads them
+   * when it pops it. rw_node outlives the structure's reuse
+   * (cc__task_alloc clears a task only up to it), since it may still be in
+   * the inbox: a stale wake then meets a newer token and is dropped. */
+  cc__inode_t rw_node;
 };
 
+/* The spawn site's text of the task's function, or NULL. */
+static inline const char *cc__task_fname(const cc_task_t *t) {
+  return t->owned_name ? ((const char *const *)(const void *)t->name)[-1] : t->name;
+}
+
+/* What the loop knows of an fd: the tasks parked on it (cc__fd_wait), or
+ * the callback watcher that owns it (loop/io.h), never both. */
 typedef struct cc__fdslot {
   cc_task_t *rd, *wr;
   uint64_t rtok, wtok;
-  uint8_t registered;
-  uint8_t ready; /* CC__READ/CC__WRITE edges seen with nobody waiting */
+  struct cc__io *io;  /* the callback watcher on this fd, if any */
+  uint8_t registered; /* in the poller, edge-triggered, for tasks */
+  uint8_t ready;      /* CC__READ/CC__WRITE edges seen with nobody waiting */
 } cc__fdslot_t;
-
-enum { CC__MSG_CALL, CC__MSG_WAKE };
-typedef struct cc__msg {
-  int kind;
-  int result;
-  union {
-    struct {
-      void (*fn)(void *);
-      void *arg;
-    } call;
-    struct {
-      cc_task_t *task;
-      uint64_t token;
-    } wake;
-  } u;
-} cc__msg_t;
 
 typedef struct cc__task_slab {
   struct cc__task_slab *next;
@@ -106,10 +137,12 @@ struct cc_loop {
   cc__stack_pool_t stacks;
   cc_task_t *zombie; /* ended task whose stack is released after the switch */
 
-  /* Inbox: the only part other threads touch. */
-  pthread_mutex_t inbox_mu;
-  cc__msg_t *inbox, *inbox_spare;
-  size_t inbox_n, inbox_cap, spare_cap;
+  /* Inbox: the only part other threads touch. A Treiber stack (newest
+   * first) that the loop takes whole and reverses; `polling` is 1 while
+   * the loop may block in the poller, and the first poster that finds it
+   * so clears it and writes the eventfd. */
+  _Atomic(cc__inode_t *) inbox;
+  atomic_int polling;
   int efd;
 
   /* Signals (the loop that owns SIGINT/SIGTERM/SIGUSR1). */
@@ -121,6 +154,13 @@ struct cc_loop {
   cc__fdslot_t *fds;
   size_t nfds;
 
+  /* Callback watchers and timers (loop/io.h). */
+  size_t nio;                              /* started watchers */
+  size_t ncbtimers;                        /* armed callback timers */
+  uint32_t io_tag;                         /* last poller tag handed to a watcher */
+  struct cc__cbtimer *due_head, *due_tail; /* expired, about to run */
+  uint64_t poller_ctls;                    /* calls that changed the poller (for tests) */
+
   cc_task_t *all; /* live tasks, newest first */
   size_t live;
   uint64_t next_id;
@@ -128,6 +168,7 @@ struct cc_loop {
   cc_task_t *slab_next, *slab_end; /* never used yet, in the newest slab */
   cc__task_slab_t *slabs;
 
+  const struct cc__task_ops *ops; /* the task layer's hooks, set per run */
   cc_task_t *main;
   bool running;
   bool shutting_down;
@@ -184,26 +225,51 @@ bool cc__prepare_slow(cc_loop_t *l, cc_task_t *t);
 int cc__park_slow(cc_loop_t *l, cc_task_t *self, int64_t deadline);
 /* Posts a wake-up to another thread's loop. */
 void cc__wake_remote(cc_task_t *t, uint64_t token, int result);
+/* Dispatches a poller event for an fd (io.c). */
+void cc__fd_ready(cc_loop_t *l, const cc__poll_event_t *ev);
+/* Moves an expired callback timer to the loop's due list (io.c). */
+void cc__cbtimer_expired(cc_loop_t *l, cc__timer_t *t);
+/* Runs the callbacks of the due list (io.c). */
+void cc__cbtimers_run(cc_loop_t *l);
 
-/* Task life cycle, implemented in src/task/task.c. */
+/* What the task layer tells the loop when a run begins (cc__loop_enter):
+ * the loop calls nothing above it but these. */
+typedef struct cc__task_ops {
+  /* The coroutine entry point of every task (first frame of its stack). */
+  void (*entry)(void *task);
+  /* Finishes a task that must not run: cancelled before it started, or no
+   * stack could be had for it (result -ECANCELED / -ENOMEM). */
+  void (*finish_unstarted)(cc_loop_t *l, cc_task_t *t, intptr_t result);
+  /* A signal read from the loop's signalfd (SIGINT, SIGTERM, SIGUSR1). */
+  void (*signal)(cc_loop_t *l, int signo);
+} cc__task_ops_t;
+
+/* Makes the calling thread run `l` (-EBUSY if it runs one, or l runs). */
+int cc__loop_enter(cc_loop_t *l, const cc__task_ops_t *ops);
+/* One turn: poll (blocking when nothing is runnable), fire timers and
+ * callbacks, then run tasks until control comes back to the loop. */
+void cc__loop_iterate(cc_loop_t *l);
+/* Ends the thread's run of `l`. */
+void cc__loop_leave(cc_loop_t *l);
+
+/* The memory of tasks (tasks.c). */
 cc_task_t *cc__task_alloc(cc_loop_t *l);
 /* Returns an ended task's stack; frees the task too if nobody will join it. */
 void cc__task_release(cc_loop_t *l, cc_task_t *t);
-/* Returns the task structure to the loop's free list. */
-void cc__task_free(cc_loop_t *l, cc_task_t *t);
-/* Runs the task's function (unless cancelled first) and completes it:
- * result, joiner, group, live count. Leaves the task DONE. */
-void cc__task_body(cc_task_t *t);
-/* Finishes a task that never ran (cancelled before it started). */
-void cc__task_finish_unstarted(cc_loop_t *l, cc_task_t *t, intptr_t result);
-/* The coroutine entry point for every task. */
-void cc__task_entry(void *arg);
-/* Called when a group child ends (group.c). */
-void cc__group_child_done(cc_task_t *t);
 /* Frees every task slab (loop teardown). */
 void cc__task_slabs_free(cc_loop_t *l);
 /* Makes t runnable with park result r (same loop, t PARKED). */
 void cc__make_ready(cc_loop_t *l, cc_task_t *t, int r);
+
+/* Returns the task structure to the loop's free list (inline: every join
+ * ends here). */
+static inline void cc__task_free(cc_loop_t *l, cc_task_t *t) {
+  if (t->owned_name)
+    free((char *)t->name - sizeof(const char *));
+  t->state = CC__DONE;
+  t->rq_next = l->task_free;
+  l->task_free = t;
+}
 
 /* ---- the hot path, inline ------------------------------------------------ */
 
@@ -226,8 +292,9 @@ static inline void cc__after_switch(cc_loop_t *l, void *fake) {
 static inline void cc__switch_to(cc_loop_t *l, cc_task_t *self, cc_task_t *to,
                                  bool dying) {
   cc__ctx_t *from = self ? &self->ctx : &l->sched_ctx;
+#ifdef CC__ASAN
   void **fake = self ? &self->asan_fake : &l->sched_asan_fake;
-  (void)fake;
+#endif
   (void)dying;
   l->current = to;
   if (to) {
@@ -244,7 +311,11 @@ static inline void cc__switch_to(cc_loop_t *l, cc_task_t *self, cc_task_t *to,
 #endif
     cc__ctx_switch(from, &l->sched_ctx);
   }
+#ifdef CC__ASAN
   cc__after_switch(l, *fake);
+#else
+  cc__after_switch(l, NULL);
+#endif
 }
 
 /* The next task to run, or NULL when the loop's own context should run. */
@@ -276,7 +347,7 @@ static inline void cc__make_ready_inl(cc_loop_t *l, cc_task_t *t, int r) {
 }
 
 /* Same-loop wake-up inline; other threads go through the inbox. Returns
- * whether it was delivered (see cc__wake in core/sched.h). */
+ * whether it was delivered (see cc__wake in loop/sched.h). */
 static inline bool cc__wake_inl(cc_task_t *t, uint64_t token, int result) {
   cc_loop_t *l = t->loop;
   if (CC_LIKELY(cc__tl_loop == l)) {

@@ -1,4 +1,5 @@
-/* Internal: the loop's timers (one per parked task at most).
+/* Internal: the loop's timers (one per parked task at most, plus the
+ * callback timers of loop/io.h).
  *
  * Two structures, one ordering: a binary min-heap for arbitrary deadlines,
  * and a FIFO for deadlines that arrive in non-decreasing order. The common
@@ -14,12 +15,16 @@
 #include <stdint.h>
 
 enum { CC__TIMER_NONE = 0, CC__TIMER_HEAP, CC__TIMER_FIFO };
+/* What a timer is embedded in: a task (its park deadline) or a callback
+ * timer (loop/io.h). */
+enum { CC__TIMER_TASK = 0, CC__TIMER_CALLBACK };
 
 typedef struct cc__timer {
   int64_t when;
   struct cc__timer *prev, *next; /* FIFO links */
   uint32_t idx;                  /* heap slot */
   uint8_t where;
+  uint8_t kind; /* CC__TIMER_TASK or CC__TIMER_CALLBACK */
 } cc__timer_t;
 
 typedef struct cc__timers {

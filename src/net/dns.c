@@ -8,7 +8,7 @@
  * pool, so the net layer stands on the runtime alone; a lookup costs one
  * thread creation, which is small next to a DNS round trip.
  *
- * Hand-off between the helper and the coroutine (the rule of sched.h): the
+ * Hand-off between the helper and the coroutine (the rule of loop/sched.h): the
  * request is reference-counted (helper + waiter) and every field the two
  * share is guarded by `req_lock`. The helper publishes its result and calls
  * cc__wake() while holding the lock; the waiter clears its registration
@@ -24,7 +24,7 @@
 #include <strings.h>
 
 #include "concur/net.h"
-#include "core/sched.h"
+#include "loop/sched.h"
 #include "net/net_int.h"
 
 typedef struct dns_req {

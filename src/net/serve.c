@@ -20,7 +20,7 @@
 #include "concur/stream.h"
 #include "concur/task.h"
 #include "concur/tls.h"
-#include "core/sched.h"
+#include "loop/sched.h"
 
 typedef struct conn {
   struct conn *next, *prev;

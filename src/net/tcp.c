@@ -9,7 +9,7 @@
 
 #include "concur/net.h"
 #include "concur/task.h"
-#include "core/sched.h"
+#include "loop/sched.h"
 #include "net/net_int.h"
 
 /* ---- options --------------------------------------------------------------- */

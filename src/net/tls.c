@@ -26,7 +26,7 @@
 
 #include "concur/net.h"
 #include "concur/tls.h"
-#include "core/sched.h"
+#include "loop/sched.h"
 #include "net/net_int.h"
 #include "net/stream_int.h"
 

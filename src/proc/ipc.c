@@ -18,7 +18,7 @@
 
 #include "concur/error.h"
 #include "concur/process.h"
-#include "core/sched.h"
+#include "loop/sched.h"
 #include "proc/proc_int.h"
 
 #define MSG_HDR 1

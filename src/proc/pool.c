@@ -19,7 +19,7 @@
 #include "concur/future.h"
 #include "concur/loop.h"
 #include "concur/process.h"
-#include "core/sched.h"
+#include "loop/sched.h"
 #include "proc/pool_int.h"
 #include "proc/proc_int.h"
 

@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "concur/process.h"
-#include "core/sched.h"
 #include "core/trace.h"
+#include "loop/sched.h"
 #include "proc/proc_int.h"
 
 struct cc_process {

@@ -6,7 +6,7 @@
 #define CC_SYNC_INT_H
 
 #include "concur/sync.h"
-#include "core/sched.h"
+#include "loop/sched.h"
 
 struct cc_lock {
   cc_task_t *owner;

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "loop/loop_int.h"
+#include "task/task_int.h"
 
 struct cc_group {
   cc_loop_t *loop;

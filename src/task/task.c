@@ -2,100 +2,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "coro/annot.h"
 #include "core/trace.h"
-#include "loop/loop_int.h"
-
-/* Slabs grow from 64 tasks to 4096. From the third slab on the loop is
- * spawning in bulk and every task structure will be written at once, so
- * the slab is mapped with MAP_POPULATE: one system call commits it, where
- * touching it would take a page fault per 4 KiB (measured here: ~0.8 us a
- * fault, ~0.25 us a page populated). */
-#define SLAB_MIN 64
-#define SLAB_MAX 4096
-
-static cc__task_slab_t *slab_new(cc_loop_t *l, size_t *count) {
-  size_t n = SLAB_MIN;
-  size_t nslabs = 0;
-  for (cc__task_slab_t *s = l->slabs; s && n < SLAB_MAX; s = s->next, nslabs++)
-    n *= 2;
-  size_t bytes = sizeof(cc__task_slab_t) + n * sizeof(cc_task_t);
-  int flags = MAP_PRIVATE | MAP_ANONYMOUS | (nslabs >= 2 ? MAP_POPULATE : 0);
-  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
-  if (p == MAP_FAILED)
-    return NULL;
-  cc__task_slab_t *s = p;
-  s->bytes = bytes;
-  *count = n;
-  return s;
-}
-
-cc_task_t *cc__task_alloc(cc_loop_t *l) {
-  cc_task_t *t = l->task_free;
-  uint64_t token = 0;
-  if (t) {
-    l->task_free = t->rq_next;
-    /* Keep the token: a stale wake-up addressed to this structure's
-     * previous incarnation must not match any park of the new one. */
-    token = t->token + 1;
-  } else {
-    /* Never-used structures are handed out from the newest slab in order
-     * (fresh memory, so each is touched once, here). */
-    if (l->slab_next == l->slab_end) {
-      size_t n;
-      cc__task_slab_t *s = slab_new(l, &n);
-      if (!s)
-        return NULL;
-      s->next = l->slabs;
-      l->slabs = s;
-      l->slab_next = s->tasks;
-      l->slab_end = s->tasks + n;
-    }
-    t = l->slab_next++;
-  }
-  memset(t, 0, sizeof *t);
-  t->token = token;
-  return t;
-}
-
-void cc__task_free(cc_loop_t *l, cc_task_t *t) {
-  if (t->owned_name)
-    free((void *)t->name);
-  t->state = CC__DONE;
-  t->rq_next = l->task_free;
-  l->task_free = t;
-}
-
-void cc__task_slabs_free(cc_loop_t *l) {
-  cc__task_slab_t *s = l->slabs, *next;
-  for (; s; s = next) {
-    next = s->next;
-    munmap(s, s->bytes);
-  }
-  l->slabs = NULL;
-  l->task_free = NULL;
-  l->slab_next = l->slab_end = NULL;
-}
-
-void cc__task_release(cc_loop_t *l, cc_task_t *t) {
-  if (t->stack) {
-    if (t->stack_size)
-      cc__stack_unmap(t->stack);
-    else
-      cc__stack_put(&l->stacks, t->stack);
-    t->stack = NULL;
-  }
-#ifdef CC__TSAN
-  if (t->tsan_fiber) {
-    __tsan_destroy_fiber(t->tsan_fiber);
-    t->tsan_fiber = NULL;
-  }
-#endif
-  if (t->detached)
-    cc__task_free(l, t);
-}
+#include "task/task_int.h"
 
 /* ---- completion ------------------------------------------------------------------ */
 
@@ -147,6 +57,8 @@ int cc_spawn_at(cc_task_t **out, cc_task_fn fn, void *arg, const cc_spawn_opts_t
     return -EINVAL;
   if (l->shutting_down)
     return -ESHUTDOWN;
+  if (opts && opts->stack_size > UINT32_MAX)
+    return -EINVAL;
   cc_task_t *t = cc__task_alloc(l);
   if (!t)
     return -ENOMEM;
@@ -162,9 +74,13 @@ int cc_spawn_at(cc_task_t **out, cc_task_fn fn, void *arg, const cc_spawn_opts_t
   t->name = fname;
   if (opts) {
     if (opts->name) {
+      /* The copy is preceded by the spawn site's text of the function
+       * (cc__task_fname): the structure has no room for both. */
       size_t n = strnlen(opts->name, 31);
-      char *copy = malloc(n + 1);
+      char *copy = malloc(sizeof(const char *) + n + 1);
       if (copy) {
+        memcpy(copy, &fname, sizeof fname);
+        copy += sizeof fname;
         memcpy(copy, opts->name, n);
         copy[n] = 0;
         t->name = copy;
@@ -172,7 +88,7 @@ int cc_spawn_at(cc_task_t **out, cc_task_fn fn, void *arg, const cc_spawn_opts_t
       }
     }
     if (opts->stack_size && opts->stack_size != l->stacks.stack_size)
-      t->stack_size = opts->stack_size;
+      t->stack_size = (uint32_t)opts->stack_size;
   }
   CC__TRACE(cc__trace_task_begin(t->id, t->name, file, line));
   t->anext = l->all;
@@ -267,10 +183,8 @@ int cc_cancel(cc_task_t *t) {
   return 0;
 }
 
-bool cc__shield(cc_task_t *t, bool on) {
-  bool old = t->shield;
-  t->shield = on;
-  return old;
+cc_task_t *cc_self(void) {
+  return cc__self();
 }
 
 bool cc_cancelled(void) {
@@ -341,7 +255,8 @@ int cc_wait_for(cc_task_fn fn, void *arg, int64_t ms, intptr_t *result) {
     return -CC_ENOTCORO;
   cc_task_t *t;
   cc_spawn_opts_t so = {.name = "wait_for"};
-  int r = cc_spawn_opts(&t, fn, arg, &so);
+  /* No spawn-site text: it would be "fn", this file's, not the user's. */
+  int r = cc_spawn_at(&t, fn, arg, &so, "cc_wait_for", 0, NULL);
   if (r < 0)
     return r;
   r = wait_done(t, cc_deadline_in(ms));
@@ -389,7 +304,8 @@ int cc_sleep_until(int64_t when) {
 int cc_sleep(int64_t ms) {
   if (ms <= 0)
     return cc_yield();
-  return cc_sleep_until(cc_now() + ms);
+  int64_t now = cc_now(); /* cc_deadline_in(ms), inline: this is hot */
+  return cc_sleep_until(ms > INT64_MAX - now ? INT64_MAX : now + ms);
 }
 
 /* ---- deadline scopes ----------------------------------------------------------------

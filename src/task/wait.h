@@ -13,7 +13,7 @@
  *
  * Protocol. The waker holds the primitive's mutex, pops a waiter, sets
  * `signalled` (and `result`, if the primitive passes a value) and wakes it;
- * the rule of core/sched.h (cc__wake under the lock that guards the
+ * the rule of loop/sched.h (cc__wake under the lock that guards the
  * registration) is kept because the waiter removes its registration under
  * the same mutex after it wakes. A waiter that was signalled always reports
  * success (0), even if its deadline or a cancellation raced with the signal,
@@ -30,7 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/sched.h"
+#include "loop/sched.h"
 
 typedef struct cc__tw {
   struct cc__tw *next, *prev;

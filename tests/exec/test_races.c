@@ -9,7 +9,7 @@
  *    waiter already woken by cancellation or its deadline, and that waiter
  *    returns -ECANCELED/-ETIMEDOUT having taken nothing. A broadcast (event
  *    set, future completion) reaches every waiter, which reports success.
- *  - another thread: it cannot know, so the waiter-side rule of exec/wait.h
+ *  - another thread: it cannot know, so the waiter-side rule of task/wait.h
  *    applies: a waiter that was signalled reports success (it takes what it
  *    was given) even if its cancellation or deadline raced with the signal.
  *    Either way nothing is lost; the tests check exactly that.

@@ -5,7 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/sched.h"
+#include "loop/sched.h"
 #include "test.h"
 
 static intptr_t pipe_reader(void *a) {
@@ -149,18 +149,22 @@ TEST(remote_wake_and_stale_tokens) {
 }
 
 static int timer_order[16], ntimer;
+static int64_t timer_base;
 static intptr_t sleeper_rec(void *a) {
-  int r = cc_sleep((int64_t)(intptr_t)a);
+  /* Deadlines from one base, not from each task's start: a loaded machine
+   * (TSan first runs take milliseconds each) may start the tasks tens of
+   * ms apart, and the order under test is that of the deadlines. */
+  int r = cc_sleep_until(timer_base + (int64_t)(intptr_t)a);
   if (r == 0)
     timer_order[ntimer++] = (int)(intptr_t)a;
   return r;
 }
 static intptr_t t_timers(void *unused) {
   /* out-of-order deadlines go through the heap, in-order ones the FIFO */
-  /* Gaps of 40 ms keep the order certain even on a loaded machine. */
   int ms[] = {200, 40, 120, 80, 160, 240, 20, 100};
   cc_task_t *ts[8];
   ntimer = 0;
+  timer_base = cc_now() + 100; /* leaves 100 ms for the tasks to start */
   for (int i = 0; i < 8; i++)
     ASSERT_OK(cc_spawn(&ts[i], sleeper_rec, (void *)(intptr_t)ms[i]));
   cc_yield();

@@ -80,7 +80,7 @@ TEST(bar) {
 TEST(unknown_total_and_limits) {
   FILE *f = tmpfile();
   cc_progress_t *p;
-  cc_progress_opts_t o = {.mode = CC_PROGRESS_LINES, .out = f};
+  cc_progress_opts_t o = {.mode = CC_PROGRESS_LINES, .out = f, .interval_ms = 1};
   ASSERT_EQ(cc_progress_new(&p, 0, &o), 0);
   static const char *names[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i"};
   for (int i = 0; i < CC_PROGRESS_MAX_FIELDS; i++)
@@ -88,17 +88,30 @@ TEST(unknown_total_and_limits) {
   ASSERT_ERR(cc_progress_field(p, names[8], 8), -ENOSPC);
   ASSERT_EQ(cc_progress_field(p, "a", 42), 0); /* an existing one still updates */
   ASSERT_ERR(cc_progress_field(p, NULL, 1), -EINVAL);
-  cc_progress_add(p, 5);
+  usleep(3000);
+  cc_progress_add(p, 5); /* a stats line: total unknown */
   cc_progress_set_total(p, 0);
   cc_progress_free(p);
   char *s = contents(f);
-  ASSERT_TRUE(strstr(s, "progress: done, 5 items in ") == s);
+  ASSERT_TRUE(strstr(s, "progress: 5 items, ") == s);
+  ASSERT_TRUE(strstr(s, "\nprogress: done, 5 items in ") != NULL);
   ASSERT_TRUE(strstr(s, ", a 42, b 1,") != NULL);
   ASSERT_TRUE(strstr(s, "%") == NULL);
   free(s);
   fclose(f);
   ASSERT_ERR(cc_progress_new(NULL, 1, NULL), -EINVAL);
   cc_progress_free(NULL);
+}
+
+TEST(short_job_stays_silent) {
+  FILE *f = tmpfile();
+  cc_progress_t *p;
+  cc_progress_opts_t o = {.mode = CC_PROGRESS_LINES, .out = f, .interval_ms = 60000};
+  ASSERT_EQ(cc_progress_new(&p, 3, &o), 0);
+  cc_progress_add(p, 3);
+  cc_progress_free(p);
+  ASSERT_EQ(ftell(f), 0);
+  fclose(f);
 }
 
 TEST(off_and_print) {

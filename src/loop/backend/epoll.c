@@ -4,7 +4,6 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "core/sched.h"
 #include "loop/backend/backend.h"
 
 #define MAX_BATCH 256
@@ -35,20 +34,26 @@ void cc__poller_free(cc__poller_t *p) {
   free(p);
 }
 
-int cc__poller_add(cc__poller_t *p, int fd, unsigned events, bool level) {
+static int ctl(cc__poller_t *p, int op, int fd, unsigned events, uint32_t tag) {
   struct epoll_event ev = {0};
-  if (events & CC__READ)
+  if (events & CC__POLL_IN)
     ev.events |= EPOLLIN | EPOLLRDHUP;
-  if (events & CC__WRITE)
+  if (events & CC__POLL_OUT)
     ev.events |= EPOLLOUT;
-  if (!level)
+  if (!(events & CC__POLL_LEVEL))
     ev.events |= EPOLLET;
-  ev.data.fd = fd;
-  if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
-    return 0;
-  if (errno == EEXIST && epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+  ev.data.u64 = (uint32_t)fd | (uint64_t)tag << 32;
+  if (epoll_ctl(p->epfd, op, fd, &ev) == 0)
     return 0;
   return -errno;
+}
+
+int cc__poller_add(cc__poller_t *p, int fd, unsigned events, uint32_t tag) {
+  return ctl(p, EPOLL_CTL_ADD, fd, events, tag);
+}
+
+int cc__poller_mod(cc__poller_t *p, int fd, unsigned events, uint32_t tag) {
+  return ctl(p, EPOLL_CTL_MOD, fd, events, tag);
 }
 
 int cc__poller_del(cc__poller_t *p, int fd) {
@@ -67,12 +72,14 @@ int cc__poller_wait(cc__poller_t *p, int timeout_ms, cc__poll_event_t *out, int 
     uint32_t e = p->evs[i].events;
     unsigned r = 0;
     if (e & (EPOLLIN | EPOLLRDHUP | EPOLLPRI))
-      r |= CC__READ;
+      r |= CC__POLL_IN;
     if (e & EPOLLOUT)
-      r |= CC__WRITE;
+      r |= CC__POLL_OUT;
     if (e & (EPOLLERR | EPOLLHUP))
-      r |= CC__READ | CC__WRITE;
-    out[i].fd = p->evs[i].data.fd;
+      r |= CC__POLL_IN | CC__POLL_OUT;
+    uint64_t d = p->evs[i].data.u64;
+    out[i].fd = (int)(uint32_t)d;
+    out[i].tag = (uint32_t)(d >> 32);
     out[i].events = r;
   }
   return n;
