@@ -149,6 +149,7 @@ TEST(threads) {
   cc_progress_t *p;
   cc_progress_opts_t o = {.mode = CC_PROGRESS_LINES, .out = f, .interval_ms = 1};
   ASSERT_EQ(cc_progress_new(&p, 8000, &o), 0);
+  usleep(3000); /* the first add is past the interval: a line, so a summary */
   pthread_t t[4];
   for (int i = 0; i < 4; i++)
     ASSERT_EQ(pthread_create(&t[i], NULL, adder, p), 0);
