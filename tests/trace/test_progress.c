@@ -43,8 +43,10 @@ TEST(lines) {
   cc_progress_finish(p); /* once only */
   cc_progress_free(p);
   char *s = contents(f);
-  ASSERT_EQ(count(s, "\n"), 2);
-  ASSERT_TRUE(strstr(s, "mine: 4/10 files (40.0%), ") == s);
+  /* Exactly two lines unless the machine stalls past the interval between
+   * calls "too soon" (then a 3/10 or 10/10 line too): not a timing test. */
+  ASSERT_GE(count(s, "\n"), 2);
+  ASSERT_TRUE(strstr(s, "mine: 4/10 files (40.0%), ") != NULL);
   ASSERT_TRUE(strstr(s, ", in flight 4, errors 0, ") != NULL);
   ASSERT_TRUE(strstr(s, "eta ") != NULL);
   ASSERT_TRUE(strstr(s, "\nmine: done, 10/10 files in ") != NULL);
