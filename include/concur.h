@@ -17,5 +17,6 @@
 #include "concur/stream.h"
 #include "concur/tls.h"
 #include "concur/http.h"
+#include "concur/html.h"
 
 #endif

@@ -21,6 +21,9 @@
 #define CC_EPROTO_HTTP 4005 /* malformed HTTP message */
 #define CC_ECLOSED     4006 /* the object (queue, pool, executor) was closed */
 #define CC_ETOOBIG     4007 /* a message or line exceeded its configured maximum */
+#define CC_EHTML       4060 /* the HTML parser failed internally */
+#define CC_ESELECTOR   4061 /* a CSS selector did not parse */
+#define CC_ENOTHIER    4062 /* a URL is not hierarchical (mailto:, javascript:, data:) */
 
 /* X(NAME, value, message) for every code cc_strerror() knows. */
 #define CC_ERRNO_MAP(X)                                                                  \
@@ -92,7 +95,10 @@
   X(CC_ETLS, CC_ETLS, "TLS failure")                                                     \
   X(CC_EPROTO_HTTP, CC_EPROTO_HTTP, "malformed HTTP message")                            \
   X(CC_ECLOSED, CC_ECLOSED, "object is closed")                                          \
-  X(CC_ETOOBIG, CC_ETOOBIG, "message exceeds the configured maximum")
+  X(CC_ETOOBIG, CC_ETOOBIG, "message exceeds the configured maximum")                   \
+  X(CC_EHTML, CC_EHTML, "HTML parser failure")                                           \
+  X(CC_ESELECTOR, CC_ESELECTOR, "invalid CSS selector")                                  \
+  X(CC_ENOTHIER, CC_ENOTHIER, "URL is not hierarchical")
 
 CC_BEGIN_DECLS
 
