@@ -8,10 +8,15 @@ JOBS ?= $(shell nproc)
 
 # Debian packages the build and the tests need.
 DEPS := build-essential cmake pkg-config libssl-dev openssl
+# The html layer: myhtml/modest (parser), libcurl (URL resolution); its tests
+# read the Python documentation.
+DEPS += libmodest-dev libcurl4-openssl-dev python3-doc
 # The demo's data-mining part reads the Python documentation.
 DEMO_DEPS := python3-doc
 # Peers the benchmarks compare against (installed by `make bench` only).
 BENCH_DEPS := golang-go python3 python3-uvloop
+# W8's peers: Go's x/net/html, libxml2 and gumbo (C), lxml and BeautifulSoup.
+BENCH_DEPS += golang-golang-x-net-dev libxml2-dev libgumbo-dev python3-lxml python3-bs4
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
