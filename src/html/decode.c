@@ -205,3 +205,14 @@ void cc__html_decode(cc__sbuf_t *b, const char *s, size_t n, int in_attr) {
   }
   cc__utf8_put(b, s + run, n - run);
 }
+
+void cc__utf8_put_nonul(cc__sbuf_t *b, const char *s, size_t n) {
+  const char *z;
+  while (n && (z = memchr(s, 0, n))) {
+    cc__utf8_put(b, s, (size_t)(z - s));
+    cc__sb_cp(b, 0xFFFD);
+    n -= (size_t)(z - s) + 1;
+    s = z + 1;
+  }
+  cc__utf8_put(b, s, n);
+}

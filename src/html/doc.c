@@ -100,20 +100,22 @@ int cc_html_parse(cc_html_doc_t **out, const void *data, size_t len,
     return rc;
   }
   /* The tree keeps pointers into its input: always parse our own copy,
-   * repaired to valid UTF-8 (so that every string handed out is). */
-  if (!d->in.conv) {
-    cc__sbuf_t b = {0};
-    cc__utf8_put(&b, d->in.data, d->in.len);
-    cc__sb_put(&b, "", 0);
-    if (b.oom) {
-      cc__sb_free(&b);
-      free(d);
-      return -ENOMEM;
-    }
-    d->in.conv = b.p;
-    d->in.data = b.p;
-    d->in.len = b.n;
+   * repaired to valid UTF-8 (so that every string handed out is), with NUL
+   * bytes replaced by U+FFFD (myhtml miscounts text around a NUL). HTML
+   * would drop a NUL in body text instead: the one liberty taken. */
+  cc__sbuf_t b = {0};
+  cc__utf8_put_nonul(&b, d->in.data, d->in.len);
+  cc__sb_put(&b, "", 0);
+  if (b.oom) {
+    cc__sb_free(&b);
+    cc__input_free(&d->in);
+    free(d);
+    return -ENOMEM;
   }
+  cc__input_free(&d->in);
+  d->in.conv = b.p;
+  d->in.data = b.p;
+  d->in.len = b.n;
   if (opts && opts->url && !(d->url = strdup(opts->url))) {
     cc_html_free(d);
     return -ENOMEM;

@@ -30,6 +30,8 @@ void cc__html_decode(cc__sbuf_t *b, const char *s, size_t n, int in_attr);
 
 /* Appends s to b with every invalid UTF-8 sequence replaced by U+FFFD. */
 void cc__utf8_put(cc__sbuf_t *b, const char *s, size_t n);
+/* The same, with every NUL byte replaced by U+FFFD as well. */
+void cc__utf8_put_nonul(cc__sbuf_t *b, const char *s, size_t n);
 /* Length of the valid UTF-8 prefix of s. */
 size_t cc__utf8_valid_prefix(const char *s, size_t n);
 

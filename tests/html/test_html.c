@@ -499,6 +499,13 @@ TEST(broken_invalid_utf8_and_nul) {
   cc_html_free(d);
   const char nul[] = "<title>a\0b</title><a href='x\0y'>\0</a><p>t\0u</p>\0<\0a href=z>";
   check_doc(nul, sizeof nul - 1);
+  ASSERT_EQ(cc_html_parse(&d, nul, sizeof nul - 1, NULL), 0);
+  size_t tl = 0;
+  char *t = cc_html_text(d, NULL, "|", 0, &tl);
+  ASSERT_EQ(strlen(t), tl); /* no NUL inside: each became U+FFFD */
+  ASSERT_NOT_NULL(strstr(t, "t\xef\xbf\xbdu"));
+  free(t);
+  cc_html_free(d);
   evs_t e = {0};
   ASSERT_EQ(cc_html_scan(nul, sizeof nul - 1, NULL, 0, CC_HTML_RAW, on_ev, &e), 0);
   ASSERT_STR(e.title, "a\xef\xbf\xbd"
