@@ -3,6 +3,7 @@
  * file under DIR) with each candidate library, interleaved in rounds in one
  * process, on documents already in memory:
  *
+ *   concur-scan   concur's fast path (cc_html_scan: its own tokenizer)
  *   myhtml-raw    myhtml's tokenizer, no token processing: the callback reads
  *                 raw positions and decodes references, CR/LF and NULs itself
  *   myhtml-tok    myhtml's tokenizer with its own token processing
@@ -33,6 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <concur.h>
 
 #include "common.h"
 
@@ -502,6 +505,25 @@ static void run_gumbo(answer_t *a) {
   free(stack);
 }
 
+/* ---- concur's own (the fast path, cc_html_scan) ---------------------- */
+
+static int concur_ev(void *ctx, const cc_html_event_t *ev) {
+  answer_t *a = ctx;
+  if (ev->kind == CC_HTML_EV_LINK)
+    a->links++;
+  else if (ev->kind == CC_HTML_EV_TITLE)
+    a->titles++;
+  if (ev->kind != CC_HTML_EV_BASE)
+    hash_bytes(a, ev->value, ev->value_len);
+  return 0;
+}
+
+static void run_concur(answer_t *a) {
+  for (size_t i = 0; i < ndocs; i++)
+    cc_html_scan(docs[i].data, docs[i].len, NULL, CC_HTML_LINK_A, CC_HTML_RAW, concur_ev,
+                 a);
+}
+
 /* ---- driver ----------------------------------------------------------- */
 
 typedef struct variant {
@@ -540,6 +562,7 @@ int main(int argc, char **argv) {
   xmlInitParser();
 
   variant_t v[] = {
+      {.name = "concur-scan", .run = run_concur},
       {.name = "myhtml-raw", .run = run_myhtml_raw},
       {.name = "myhtml-tok", .run = run_myhtml_tok},
       {.name = "myhtml-tree", .run = run_myhtml_tree},

@@ -131,6 +131,15 @@ int cc_html_parse(cc_html_doc_t **out, const void *data, size_t len,
   myhtml_callback_before_token_done_set(d->tree, depth_guard, NULL);
   mystatus_t st = myhtml_parse(d->tree, MyENCODING_UTF_8, d->in.data, d->in.len);
   myhtml_callback_before_token_done_set(d->tree, NULL, NULL);
+  if (st == MyHTML_STATUS_OK && !d->tree->node_html) {
+    /* myhtml leaves some malformed documents (a doctype and stray end tags
+     * only, found by the fuzzer) without the <html> element HTML always
+     * has: give them an empty one. */
+    myhtml_tree_node_t *h =
+        myhtml_tree_node_insert_root(d->tree, NULL, MyHTML_NAMESPACE_HTML);
+    if (h)
+      d->tree->node_html = h;
+  }
   if (st != MyHTML_STATUS_OK || !d->tree->node_html) {
     cc_html_free(d);
     return st == MyHTML_STATUS_ERROR_MEMORY_ALLOCATION ? -ENOMEM : -CC_EHTML;

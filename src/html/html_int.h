@@ -61,6 +61,19 @@ void cc__urlbase_clear(cc__urlbase_t *b);
 int cc__url_resolve(const cc__urlbase_t *b, const char *ref, size_t len, unsigned flags,
                     cc__sbuf_t *out);
 
+/* The fast path's tokenizer (tokenize.c): calls fn with raw byte ranges of
+ * s for the first <title>'s text (CC__TOK_TITLE), the first <base href>
+ * (CC__TOK_BASE) and each link attribute of `kinds` (CC__TOK_LINK, with its
+ * kind). fn's non-zero return stops it and is returned; else 0. */
+enum { CC__TOK_TITLE = 1, CC__TOK_BASE, CC__TOK_LINK };
+typedef int (*cc__tok_fn)(void *ctx, int ev, unsigned kind, const char *raw, size_t len);
+int cc__html_tokenize(const char *s, size_t n, unsigned kinds, cc__tok_fn fn, void *ctx);
+
+/* cc_html_scan() on myhtml's tokenizer instead (scan.c): the reference that
+ * the fuzz target compares the fast tokenizer with. */
+int cc__html_scan_myhtml(const void *data, size_t len, const cc_html_opts_t *opts,
+                         unsigned kinds, unsigned flags, cc_html_scan_fn fn, void *ctx);
+
 /* The process's parser instance (single-threaded mode, read-only once
  * made, shared by every tree): a myhtml_t *, or NULL if it could not be
  * made. */

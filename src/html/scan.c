@@ -1,8 +1,10 @@
-/* cc_html_scan: title and links straight from myhtml's tokenizer, with no
- * tree and no token processing (MyHTML_TREE_PARSE_FLAGS_WITHOUT_PROCESS_TOKEN):
- * the callback sees each token with raw positions into the input and decodes
- * only the few values it reports (decode.c). This is the crawler's fast path;
- * docs/html.md has the measurement. */
+/* cc_html_scan, the crawler's fast path: title and links with no tree, from
+ * concur's own tokenizer of the few states that matter (tokenize.c); and the
+ * same on myhtml's tokenizer with no token processing
+ * (MyHTML_TREE_PARSE_FLAGS_WITHOUT_PROCESS_TOKEN), the reference the fuzz
+ * target holds the first to. Both hand raw byte ranges of the input to the
+ * handlers below, which decode only the few values reported (decode.c).
+ * docs/html.md has the measurement that chose this. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -90,12 +92,8 @@ static myhtml_token_attr_t *raw_attr(scan_t *s, myhtml_token_node_t *t, const ch
   return NULL;
 }
 
-static void link(scan_t *s, myhtml_token_node_t *t, unsigned kind, const char *attr,
-                 size_t n) {
-  myhtml_token_attr_t *a = raw_attr(s, t, attr, n);
-  if (!a)
-    return;
-  cc__html_decode(&s->val, s->base + a->raw_value_begin, a->raw_value_length, 1);
+static void on_link(scan_t *s, unsigned kind, const char *raw, size_t len) {
+  cc__html_decode(&s->val, raw, len, 1);
   if (s->val.oom) {
     s->stop = -ENOMEM;
     return;
@@ -119,12 +117,11 @@ static void link(scan_t *s, myhtml_token_node_t *t, unsigned kind, const char *a
   emit(s, &ev);
 }
 
-static void base_tag(scan_t *s, myhtml_token_node_t *t) {
-  myhtml_token_attr_t *a = raw_attr(s, t, "href", 4);
-  if (!a || s->have_base)
+static void on_base(scan_t *s, const char *raw, size_t len) {
+  if (s->have_base)
     return;
   s->have_base = 1;
-  cc__html_decode(&s->val, s->base + a->raw_value_begin, a->raw_value_length, 1);
+  cc__html_decode(&s->val, raw, len, 1);
   cc__urlbase_t page = {0};
   if (s->opts && s->opts->url)
     cc__urlbase_set(&page, s->opts->url);
@@ -132,7 +129,8 @@ static void base_tag(scan_t *s, myhtml_token_node_t *t) {
   cc__urlbase_clear(&page);
   if (rc < 0 || s->res.oom)
     return;
-  if (cc__urlbase_set(&s->url, s->res.p) < 0 && s->opts && s->opts->url)
+  if (!(s->flags & CC_HTML_RAW) && cc__urlbase_set(&s->url, s->res.p) < 0 && s->opts &&
+      s->opts->url)
     cc__urlbase_set(&s->url, s->opts->url);
   cc_html_event_t ev = {.kind = CC_HTML_EV_BASE,
                         .value = s->val.p,
@@ -140,6 +138,19 @@ static void base_tag(scan_t *s, myhtml_token_node_t *t) {
                         .url = s->res.p,
                         .url_len = s->res.n};
   emit(s, &ev);
+}
+
+static void link(scan_t *s, myhtml_token_node_t *t, unsigned kind, const char *attr,
+                 size_t n) {
+  myhtml_token_attr_t *a = raw_attr(s, t, attr, n);
+  if (a)
+    on_link(s, kind, s->base + a->raw_value_begin, a->raw_value_length);
+}
+
+static void base_tag(scan_t *s, myhtml_token_node_t *t) {
+  myhtml_token_attr_t *a = raw_attr(s, t, "href", 4);
+  if (a)
+    on_base(s, s->base + a->raw_value_begin, a->raw_value_length);
 }
 
 static void *on_token(myhtml_tree_t *tree, myhtml_token_node_t *t, void *vs) {
@@ -195,25 +206,43 @@ static void *on_token(myhtml_tree_t *tree, myhtml_token_node_t *t, void *vs) {
   return vs;
 }
 
-int cc_html_scan(const void *data, size_t len, const cc_html_opts_t *opts, unsigned kinds,
-                 unsigned flags, cc_html_scan_fn fn, void *ctx) {
+static int prepare(scan_t *s, cc__input_t *in, const void *data, size_t len,
+                   const cc_html_opts_t *opts, unsigned kinds, unsigned flags,
+                   cc_html_scan_fn fn, void *ctx) {
+  int rc = cc__input_prepare(in, data ? data : "", len, opts);
+  if (rc < 0)
+    return rc;
+  *s = (scan_t){.base = in->data,
+                .opts = opts,
+                .kinds = kinds ? kinds : CC_HTML_LINK_A,
+                .flags = flags,
+                .fn = fn,
+                .ctx = ctx};
+  if (!(flags & CC_HTML_RAW) && opts && opts->url)
+    cc__urlbase_set(&s->url, opts->url);
+  return 0;
+}
+
+static void finish(scan_t *s, cc__input_t *in) {
+  cc__input_free(in);
+  cc__urlbase_clear(&s->url);
+  cc__sb_free(&s->title);
+  cc__sb_free(&s->val);
+  cc__sb_free(&s->res);
+}
+
+int cc__html_scan_myhtml(const void *data, size_t len, const cc_html_opts_t *opts,
+                         unsigned kinds, unsigned flags, cc_html_scan_fn fn, void *ctx) {
   if ((!data && len) || !fn)
     return -EINVAL;
   myhtml_tree_t *tree = thread_tree();
   if (!tree)
     return -ENOMEM;
   cc__input_t in;
-  int rc = cc__input_prepare(&in, data ? data : "", len, opts);
+  scan_t s;
+  int rc = prepare(&s, &in, data, len, opts, kinds, flags, fn, ctx);
   if (rc < 0)
     return rc;
-  scan_t s = {.base = in.data,
-              .opts = opts,
-              .kinds = kinds ? kinds : CC_HTML_LINK_A,
-              .flags = flags,
-              .fn = fn,
-              .ctx = ctx};
-  if (!(flags & CC_HTML_RAW) && opts && opts->url)
-    cc__urlbase_set(&s.url, opts->url);
   /* One chunk: raw positions are then offsets into in.data. */
   myhtml_tree_parse_flags_set(tree, MyHTML_TREE_PARSE_FLAGS_WITHOUT_PROCESS_TOKEN);
   myhtml_callback_before_token_done_set(tree, on_token, &s);
@@ -223,12 +252,41 @@ int cc_html_scan(const void *data, size_t len, const cc_html_opts_t *opts, unsig
   /* Drop the tokens now rather than at the next scan: memory stays bounded
    * by the largest document, not kept at it. */
   myhtml_tree_clean(tree);
-  cc__input_free(&in);
-  cc__urlbase_clear(&s.url);
-  cc__sb_free(&s.title);
-  cc__sb_free(&s.val);
-  cc__sb_free(&s.res);
+  finish(&s, &in);
   if (s.stop)
     return s.stop;
   return st == MyHTML_STATUS_OK ? 0 : -CC_EHTML;
+}
+
+static int on_tok(void *ctx, int ev, unsigned kind, const char *raw, size_t len) {
+  scan_t *s = ctx;
+  switch (ev) {
+  case CC__TOK_TITLE:
+    cc__html_decode(&s->val, raw, len, 0);
+    cc__sb_put(&s->title, s->val.p, s->val.n);
+    s->in_title = 1;
+    end_title(s);
+    break;
+  case CC__TOK_BASE:
+    on_base(s, raw, len);
+    break;
+  case CC__TOK_LINK:
+    on_link(s, kind, raw, len);
+    break;
+  }
+  return s->stop;
+}
+
+int cc_html_scan(const void *data, size_t len, const cc_html_opts_t *opts, unsigned kinds,
+                 unsigned flags, cc_html_scan_fn fn, void *ctx) {
+  if ((!data && len) || !fn)
+    return -EINVAL;
+  cc__input_t in;
+  scan_t s;
+  int rc = prepare(&s, &in, data, len, opts, kinds, flags, fn, ctx);
+  if (rc < 0)
+    return rc;
+  cc__html_tokenize(in.data, in.len, s.kinds, on_tok, &s);
+  finish(&s, &in);
+  return s.stop;
 }
