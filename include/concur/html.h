@@ -174,10 +174,14 @@ CC_EXTERN cc_html_node_t *cc_html_find(cc_html_doc_t *doc, const cc_html_node_t 
                                        const char *tag, const char *const *attrs);
 
 /** The elements under `scope` (NULL: the document) that match a CSS
- *  selector list (Selectors Level 4 as the parser supports it: type, class,
- *  id, attribute operators, combinators, :not, :nth-child, ...), in
- *  document order. Fills *out and returns the count; -CC_ESELECTOR if the
- *  selector does not parse, -ENOMEM. */
+ *  selector list: type, `*`, #id, .class, [attr], [attr op value] (= ~= |=
+ *  ^= $= *=, optional i/s flag), the combinators (space > + ~), :not(list),
+ *  :has(list), :nth-child/:nth-last-child/:nth-of-type/:nth-last-of-type(an+b),
+ *  :first-child and the other structural and UI pseudo-classes, :lang(),
+ *  :contains(text). Document order for one selector; for a list, each
+ *  selector's matches in turn. Fills *out and returns the count;
+ *  -CC_ESELECTOR for a selector outside that grammar (pseudo-elements
+ *  included), -ENOMEM. */
 CC_EXTERN long cc_html_select(cc_html_doc_t *doc, const cc_html_node_t *scope,
                               const char *css, cc_html_nodes_t *out);
 

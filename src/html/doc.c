@@ -553,6 +553,8 @@ long cc_html_select(cc_html_doc_t *d, const cc_html_node_t *scope, const char *c
   if (!d || !out || !css)
     return -EINVAL;
   *out = (cc_html_nodes_t){0};
+  if (!cc__css_selector_ok(css))
+    return -CC_ESELECTOR;
   int rc = select_init(d);
   if (rc < 0)
     return rc;

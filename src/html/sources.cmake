@@ -9,6 +9,7 @@ list(APPEND CC_SOURCES
   ${PROJECT_SOURCE_DIR}/src/html/decode.c
   ${PROJECT_SOURCE_DIR}/src/html/doc.c
   ${PROJECT_SOURCE_DIR}/src/html/scan.c
+  ${PROJECT_SOURCE_DIR}/src/html/selector.c
   ${PROJECT_SOURCE_DIR}/src/html/tokenize.c
   ${PROJECT_SOURCE_DIR}/src/html/url.c)
 list(APPEND CC_PRIVATE_INCLUDES ${CC_HTML_CURL_INCLUDE_DIRS})

@@ -419,6 +419,19 @@ TEST(select) {
   cc_html_nodes_free(&ns);
   ASSERT_ERR(cc_html_select(d, NULL, "a[[", &ns), -CC_ESELECTOR);
   ASSERT_ERR(cc_html_select(d, NULL, "", &ns), -CC_ESELECTOR);
+  /* Malformed selectors never reach modest's parser (which misreads memory
+   * on them): each is refused. */
+  const char *bad[] = {
+      ">",  ">>>",    "a >",      "a > > b",   ",",    "a,",
+      ",a", "#",      "a[href=",  ":not(",     "+a",   "a)",
+      "a}", "div,,a", "::before", ":dir(ltr)", ":foo", "a[x=\"unterminated]",
+      NULL};
+  for (size_t i = 0; bad[i]; i++)
+    ASSERT_ERR(cc_html_select(d, NULL, bad[i], &ns), -CC_ESELECTOR);
+  ASSERT_EQ(
+      cc_html_select(d, NULL, "li:first-child a , li:nth-child(3) > a", &ns),
+      2);
+  cc_html_nodes_free(&ns);
   ASSERT_NULL(cc_html_select_one(d, NULL, ">>>"));
   ASSERT_NULL(cc_html_select_one(d, NULL, "table"));
   cc_html_free(d);
