@@ -553,15 +553,20 @@ long cc_html_select(cc_html_doc_t *d, const cc_html_node_t *scope, const char *c
   if (!d || !out || !css)
     return -EINVAL;
   *out = (cc_html_nodes_t){0};
-  if (!cc__css_selector_ok(css))
-    return -CC_ESELECTOR;
-  int rc = select_init(d);
-  if (rc < 0)
+  char *norm = NULL;
+  int rc = cc__css_selector_norm(css, &norm);
+  if (rc <= 0)
+    return rc < 0 ? rc : -CC_ESELECTOR;
+  rc = select_init(d);
+  if (rc < 0) {
+    free(norm);
     return rc;
+  }
   mystatus_t st = 0;
   mycss_selectors_t *sel = mycss_entry_selectors(d->css_entry);
   mycss_selectors_list_t *list =
-      mycss_selectors_parse(sel, MyENCODING_UTF_8, css, strlen(css), &st);
+      mycss_selectors_parse(sel, MyENCODING_UTF_8, norm, strlen(norm), &st);
+  free(norm);
   if (!list || st != MyCSS_STATUS_OK ||
       (list->flags & MyCSS_SELECTORS_FLAGS_SELECTOR_BAD) || !list->entries_list_length) {
     if (list)

@@ -74,9 +74,12 @@ int cc__html_tokenize(const char *s, size_t n, unsigned kinds, cc__tok_fn fn, vo
 int cc__html_scan_myhtml(const void *data, size_t len, const cc_html_opts_t *opts,
                          unsigned kinds, unsigned flags, cc_html_scan_fn fn, void *ctx);
 
-/* True if s is a CSS selector list of the grammar in selector.c (the only
- * ones handed to modest's parser, which misreads memory on malformed ones). */
-int cc__css_selector_ok(const char *s);
+/* Checks that s is a CSS selector list of the grammar in selector.c (the
+ * only ones handed to modest's parser, which misreads memory on malformed
+ * ones) and rewrites it into the spacing that parser reads right: *out
+ * receives a malloc'd string. Returns 1, 0 if s is not of the grammar, or
+ * -ENOMEM. */
+int cc__css_selector_norm(const char *s, char **out);
 
 /* The process's parser instance (single-threaded mode, read-only once
  * made, shared by every tree): a myhtml_t *, or NULL if it could not be

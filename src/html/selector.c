@@ -13,6 +13,8 @@
  * | "$=" | "*=" args     = a selector list for :not/:is/:where/:has, else letters,
  * digits, "+", "-", spaces (an+b, odd, even)
  */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -22,7 +24,15 @@ typedef struct cur {
   const char *s;
   size_t i, n;
   int depth;
+  char *o; /* the selector rewritten in the form modest parses */
+  size_t on;
 } cur_t;
+
+/* The output never outgrows 3 bytes per input byte (" > " for ">"). */
+static void emit(cur_t *c, const char *p, size_t n) {
+  memcpy(c->o + c->on, p, n);
+  c->on += n;
+}
 
 static int ws(cur_t *c) {
   size_t i0 = c->i;
@@ -132,6 +142,7 @@ static const char *const arg_classes[] = {
     "lang",      "contains",       NULL};
 
 static int pseudo(cur_t *c) {
+  size_t start = c->i;
   c->i++; /* ':' */
   if (c->i < c->n && c->s[c->i] == ':')
     return 0; /* pseudo-elements match no element */
@@ -140,9 +151,12 @@ static int pseudo(cur_t *c) {
     return 0;
   size_t len = c->i - b;
   const char *nm = c->s + b;
-  if (c->i >= c->n || c->s[c->i] != '(')
+  if (c->i >= c->n || c->s[c->i] != '(') {
+    emit(c, c->s + start, c->i - start);
     return known(nm, len, plain_classes);
+  }
   c->i++;
+  emit(c, c->s + start, c->i - start); /* ":name(" */
   int sel = len == 3 && (!strncasecmp(nm, "not", 3) || !strncasecmp(nm, "has", 3));
   if (sel) {
     if (++c->depth > 16)
@@ -164,15 +178,18 @@ static int pseudo(cur_t *c) {
     }
     if (c->i == a)
       return 0;
+    emit(c, c->s + a, c->i - a);
   }
   if (c->i >= c->n || c->s[c->i] != ')')
     return 0;
   c->i++;
+  emit(c, ")", 1);
   return 1;
 }
 
 static int compound(cur_t *c) {
   int any = 0;
+  size_t b = c->i;
   if (c->i < c->n && c->s[c->i] == '*') {
     c->i++;
     any = 1;
@@ -181,9 +198,11 @@ static int compound(cur_t *c) {
       return 0;
     any = 1;
   }
+  emit(c, c->s + b, c->i - b);
   while (c->i < c->n) {
     char ch = c->s[c->i];
     int ok;
+    b = c->i;
     if (ch == '#') {
       c->i++;
       ok = ident(c, 1);
@@ -193,17 +212,21 @@ static int compound(cur_t *c) {
     } else if (ch == '[') {
       ok = attr(c);
     } else if (ch == ':') {
-      ok = pseudo(c);
+      ok = pseudo(c); /* emits itself */
+      b = c->i;
     } else {
       break;
     }
     if (!ok)
       return 0;
+    emit(c, c->s + b, c->i - b);
     any = 1;
   }
   return any;
 }
 
+/* Combinators come out as " > ", " + ", " ~ " or " ": modest's parser
+ * misreads "a>b" written without spaces. */
 static int complex_sel(cur_t *c) {
   if (!compound(c))
     return 0;
@@ -212,10 +235,14 @@ static int complex_sel(cur_t *c) {
     if (c->i >= c->n || c->s[c->i] == ',' || c->s[c->i] == ')')
       return 1;
     if (strchr(">+~", c->s[c->i])) {
+      char comb[3] = {' ', c->s[c->i], ' '};
+      emit(c, comb, 3);
       c->i++;
       ws(c);
     } else if (!spaced) {
       return 0;
+    } else {
+      emit(c, " ", 1);
     }
     if (!compound(c))
       return 0;
@@ -230,11 +257,25 @@ static int list(cur_t *c) {
     ws(c);
     if (c->i >= c->n || c->s[c->i] != ',')
       return 1;
+    emit(c, ", ", 2);
     c->i++;
   }
 }
 
-int cc__css_selector_ok(const char *s) {
-  cur_t c = {.s = s, .i = 0, .n = strlen(s), .depth = 0};
-  return list(&c) && c.i == c.n;
+int cc__css_selector_norm(const char *s, char **out) {
+  *out = NULL;
+  size_t n = strlen(s);
+  /* Bytes above 0x7F count as name characters only in valid UTF-8. */
+  if (cc__utf8_valid_prefix(s, n) != n)
+    return 0;
+  cur_t c = {.s = s, .i = 0, .n = n, .depth = 0, .o = malloc(3 * n + 1), .on = 0};
+  if (!c.o)
+    return -ENOMEM;
+  if (!list(&c) || c.i != c.n) {
+    free(c.o);
+    return 0;
+  }
+  c.o[c.on] = 0;
+  *out = c.o;
+  return 1;
 }

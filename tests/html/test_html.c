@@ -404,6 +404,11 @@ TEST(select) {
   ASSERT_EQ(cc_html_select(d, NULL, "ul > li a[href]", &ns), 2);
   ASSERT_STR(cc_html_node_attr(ns.v[1], "href"), "/2");
   cc_html_nodes_free(&ns);
+  /* Without spaces around '>' (which modest's parser alone misreads). */
+  ASSERT_EQ(cc_html_select(d, NULL, "ul>li a[href]", &ns), 2);
+  cc_html_nodes_free(&ns);
+  ASSERT_EQ(cc_html_select(d, NULL, "#nav>li+li>a", &ns), 2);
+  cc_html_nodes_free(&ns);
   ASSERT_EQ(cc_html_select(d, NULL, "a[href]", &ns), 3);
   cc_html_nodes_free(&ns);
   ASSERT_EQ(cc_html_select(d, NULL, "li:nth-child(2) a, li.last a", &ns), 2);
@@ -428,9 +433,7 @@ TEST(select) {
       NULL};
   for (size_t i = 0; bad[i]; i++)
     ASSERT_ERR(cc_html_select(d, NULL, bad[i], &ns), -CC_ESELECTOR);
-  ASSERT_EQ(
-      cc_html_select(d, NULL, "li:first-child a , li:nth-child(3) > a", &ns),
-      2);
+  ASSERT_EQ(cc_html_select(d, NULL, "li:first-child a , li:nth-child(3) > a", &ns), 2);
   cc_html_nodes_free(&ns);
   ASSERT_NULL(cc_html_select_one(d, NULL, ">>>"));
   ASSERT_NULL(cc_html_select_one(d, NULL, "table"));
