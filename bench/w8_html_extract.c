@@ -157,7 +157,7 @@ int main(int argc, char **argv) {
   /* Outside the clock: the first map (each worker's first items) and the
    * parent's first scan. */
   cc_pool_map_records(pool, extract_item, NULL, idx, sizeof *idx, res, sizeof *res,
-                      ndocs < 8 ? ndocs : 8, NULL);
+                      ndocs < 8 ? ndocs : 8, NULL, NULL);
   answer_t warm = {0};
   extract(0, &warm);
 
@@ -178,7 +178,7 @@ int main(int argc, char **argv) {
 
     t0 = bench_now();
     rc = cc_pool_map_records(pool, extract_item, NULL, idx, sizeof *idx, res, sizeof *res,
-                             ndocs, NULL);
+                             ndocs, NULL, NULL);
     t2[r] = bench_now() - t0;
     if (rc < 0) {
       fprintf(stderr, "w8_html_extract: pool map: %s\n", cc_strerror(rc));
