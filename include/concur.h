@@ -18,6 +18,7 @@
 #include "concur/tls.h"
 #include "concur/http.h"
 #include "concur/server.h"
+#include "concur/html.h"
 #include "concur/trace.h"
 #include "concur/progress.h"
 
