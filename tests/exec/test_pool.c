@@ -233,33 +233,54 @@ TEST(futures_wait_modes) {
   ASSERT_OK(cc_tevent_free(e));
 }
 
+/* Futures come out of as_completed in the order they finish: each job
+ * waits for its own gate, the gates are opened one at a time in a chosen
+ * order, and each opening is matched by the next future out (no timing). */
+typedef struct gated {
+  cc_tevent_t *gate;
+  intptr_t id;
+} gated_t;
+
+static intptr_t wait_gate(void *arg) {
+  gated_t *g = arg;
+  int r = cc_tevent_wait(g->gate, CC_FOREVER);
+  return r < 0 ? r : g->id;
+}
+
 TEST(as_completed_order) {
   cc_executor_t *ex;
   cc_executor_opts_t o = {.max_workers = 4, .batch = 1};
   ASSERT_OK(cc_executor_new(&ex, &o));
-  intptr_t delays[4] = {300, 40, 150, 0};
+  gated_t g[4];
   cc_future_t *fs[4];
-  for (int i = 0; i < 4; i++)
-    ASSERT_OK(cc_executor_submit(ex, sleep_ms, (void *)delays[i], &fs[i]));
+  for (int i = 0; i < 4; i++) {
+    ASSERT_OK(cc_tevent_new(&g[i].gate));
+    g[i].id = i;
+    ASSERT_OK(cc_executor_submit(ex, wait_gate, &g[i], &fs[i]));
+  }
   cc_as_completed_t *it;
   ASSERT_OK(cc_as_completed_new(&it, fs, 4));
   for (int i = 0; i < 4; i++)
     cc_future_unref(fs[i]); /* the iterator holds its own references */
-  intptr_t seen[4];
-  for (int i = 0; i < 4; i++) {
-    cc_future_t *f;
-    ASSERT_OK(cc_as_completed_next(it, cc_deadline_in(5000), &f));
+  const int order[4] = {3, 1, 2, 0};
+  for (int k = 0; k < 4; k++) {
+    cc_future_t *f = NULL;
+    /* Nothing is finished before its gate opens. */
+    ASSERT_EQ(cc_as_completed_next(it, cc_deadline_in(20), &f), -ETIMEDOUT);
+    cc_tevent_set(g[order[k]].gate);
+    ASSERT_OK(cc_as_completed_next(it, cc_deadline_in(10000), &f));
     ASSERT_NOT_NULL(f);
-    ASSERT_OK(cc_future_result(f, CC_FOREVER, &seen[i]));
+    intptr_t id;
+    ASSERT_OK(cc_future_result(f, CC_FOREVER, &id));
+    ASSERT_EQ(id, order[k]);
   }
   cc_future_t *f = (cc_future_t *)1;
   ASSERT_OK(cc_as_completed_next(it, CC_FOREVER, &f));
   ASSERT_NULL(f);
-  ASSERT_EQ(seen[0], 0);
-  ASSERT_EQ(seen[3], 300);
-  ASSERT_LE(seen[1], seen[2]);
   cc_as_completed_free(it);
   ASSERT_OK(cc_executor_free(ex));
+  for (int i = 0; i < 4; i++)
+    ASSERT_OK(cc_tevent_free(g[i].gate));
 }
 
 TEST(as_completed_timeout) {
