@@ -24,6 +24,9 @@ FUZZ_TIME ?= 15
 DEPS += openmpi-bin libopenmpi-dev iproute2
 # The HTTP client (libcurl) and its tests (a private nginx, brotli for br bodies).
 DEPS += libcurl4-openssl-dev nginx-light brotli
+# The html layer: myhtml/modest (parser), libcurl (URL resolution); its tests
+# read the Python documentation.
+DEPS += libmodest-dev libcurl4-openssl-dev python3-doc
 # The demo's data-mining part reads the Python documentation.
 DEMO_DEPS := python3-doc
 # Peers the benchmarks compare against (installed by `make bench` only).
@@ -33,6 +36,8 @@ BENCH_DEPS += python3-mpi4py
 BENCH_DEPS += curl wrk python3-aiohttp
 # W6 (bench/w6_http_server): the load generator and the web server peers.
 BENCH_DEPS += wrk nginx-light h2o python3-aiohttp python3-tornado
+# W8's peers: Go's x/net/html, libxml2 and gumbo (C), lxml and BeautifulSoup.
+BENCH_DEPS += golang-golang-x-net-dev libxml2-dev libgumbo-dev python3-lxml python3-bs4
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -18,5 +18,6 @@
 #include "concur/tls.h"
 #include "concur/http.h"
 #include "concur/server.h"
+#include "concur/html.h"
 
 #endif
