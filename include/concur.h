@@ -19,5 +19,6 @@
 #include "concur/http.h"
 #include "concur/server.h"
 #include "concur/html.h"
+#include "concur/url.h"
 
 #endif

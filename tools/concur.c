@@ -36,7 +36,8 @@
   X(spawn)                                                                               \
   X(mine)                                                                                \
   X(fetch)                                                                               \
-  X(serve)
+  X(serve)                                                                               \
+  X(crawl)
 /* clang-format on */
 
 #define DECLARE(name) extern const concur_cmd_t concur_cmd_##name;
