@@ -141,9 +141,9 @@ typedef struct host {
   cc_event_t *robots_ready;
 } host_t;
 
+/* A page handed to the pool (--mine): its word count, as a future. */
 typedef struct kept {
-  char *body; /* "<content type>\0<body>" */
-  size_t len;
+  cc_future_t *f;
 } kept_t;
 
 typedef struct crawl {
@@ -180,6 +180,7 @@ typedef struct crawl {
   table_t errors; /* kind -> count */
   kept_t *kept;
   size_t nkept, capkept;
+  cc_pool_t *pool;
 } crawl_t;
 
 static const char *DEFAULT_UA = "concur-crawl";
@@ -553,6 +554,11 @@ static bool is_html(const cc_http_response_t *r) {
          strncasecmp(ct, "application/xhtml+xml", 21) == 0;
 }
 
+static ssize_t count_words(const void *in, size_t in_len, void *out, size_t cap,
+                           void *ctx);
+
+/* Hands the page to the pool as "<content type>\0<body>" (copied by the
+ * pool): its words are counted while the crawl goes on. */
 static int keep_body(crawl_t *c, const cc_http_response_t *r) {
   if (c->nkept == c->capkept) {
     size_t nc = c->capkept ? c->capkept * 2 : 256;
@@ -572,7 +578,12 @@ static int keep_body(crawl_t *c, const cc_http_response_t *r) {
     return -ENOMEM;
   memcpy(b, ct, cl + 1);
   memcpy(b + cl + 1, r->body, r->body_len);
-  c->kept[c->nkept++] = (kept_t){b, cl + 1 + r->body_len};
+  cc_future_t *f;
+  int rc = cc_pool_submit(c->pool, count_words, NULL, b, cl + 1 + r->body_len, &f);
+  free(b);
+  if (rc < 0)
+    return rc;
+  c->kept[c->nkept++] = (kept_t){f};
   return 0;
 }
 
@@ -883,28 +894,24 @@ static ssize_t count_words(const void *in, size_t in_len, void *out, size_t cap,
   return ret < 0 ? ret : (ssize_t)used;
 }
 
+/* Merges the pages' word counts (waiting for those still in the pool) and
+ * prints the totals and the top words. Called on a plain thread. */
 static int mine(crawl_t *c, cc_pool_t *pool, double *secs) {
   int64_t t0 = cc_now_ns();
-  cc_buf_t *items = malloc((c->nkept + 1) * sizeof *items);
-  cc_buf_t *res = calloc(c->nkept + 1, sizeof *res);
-  int *st = calloc(c->nkept + 1, sizeof *st);
   table_t total = {0};
-  int r = -ENOMEM;
-  if (!items || !res || !st || table_init(&total, 1 << 16) < 0)
-    goto out;
-  for (size_t i = 0; i < c->nkept; i++)
-    items[i] = (cc_buf_t){c->kept[i].body, c->kept[i].len};
-  r = cc_pool_map(pool, count_words, NULL, items, c->nkept, res, st, NULL, NULL);
-  if (r < 0 && r != -CC_ETOOBIG && r != -CC_EWORKER)
-    goto out;
+  if (table_init(&total, 1 << 16) < 0)
+    return -ENOMEM;
   uint64_t words = 0;
   size_t failed = 0;
   for (size_t i = 0; i < c->nkept; i++) {
-    if (st[i] < 0) {
+    intptr_t v = 0;
+    int r = cc_future_result(c->kept[i].f, CC_FOREVER, &v);
+    if (r < 0) {
       failed++;
       continue;
     }
-    char *s = res[i].data, *end = s + res[i].len;
+    const cc_buf_t *res = (const cc_buf_t *)v;
+    char *s = res->data, *end = s + res->len;
     while (s < end) {
       char *tab = memchr(s, '\t', (size_t)(end - s));
       char *nl = tab ? memchr(tab, '\n', (size_t)(end - tab)) : NULL;
@@ -916,7 +923,6 @@ static int mine(crawl_t *c, cc_pool_t *pool, double *secs) {
       s = nl + 1;
     }
   }
-  cc_pool_free_results(res, c->nkept);
   entry_t *all = malloc((total.n + 1) * sizeof *all);
   size_t m = 0;
   for (size_t i = 0; all && i < total.cap; i++)
@@ -925,21 +931,17 @@ static int mine(crawl_t *c, cc_pool_t *pool, double *secs) {
   if (all)
     qsort(all, m, sizeof *all, by_count);
   *secs = (double)(cc_now_ns() - t0) / 1e9;
-  printf("words: %llu (%zu distinct) over %zu pages in %.3f s on %d worker processes%s\n",
-         (unsigned long long)words, total.n, c->nkept, *secs, cc_pool_workers(pool),
+  printf("words: %llu (%zu distinct) over %zu pages, counted by %d worker processes "
+         "during the crawl (%.3f s more after it)%s\n",
+         (unsigned long long)words, total.n, c->nkept, cc_pool_workers(pool), *secs,
          failed ? " (some pages failed)" : "");
   printf("top%d: ", c->top);
   for (size_t i = 0; all && i < m && i < (size_t)c->top; i++)
     printf("%s%s:%llu", i ? "," : "", all[i].key, (unsigned long long)all[i].count);
   printf("\n");
   free(all);
-  r = 0;
-out:
   table_free(&total);
-  free(items);
-  free(res);
-  free(st);
-  return r;
+  return 0;
 }
 
 /* ---- --state ----------------------------------------------------------------- */
@@ -1109,6 +1111,7 @@ static int crawl_cmd(int argc, char **argv) {
   if (c.mine) {
     cc_pool_opts_t po = {.workers = c.workers, .max_result = 64 << 20};
     int r = cc_pool_new(&pool, &po);
+    c.pool = pool;
     if (r < 0) {
       fprintf(stderr, "concur crawl: pool: %s\n", cc_strerror(r));
       return 1;
@@ -1151,6 +1154,10 @@ static int crawl_cmd(int argc, char **argv) {
       }
     }
     cc_pool_free(pool);
+    double all = (double)(cc_now() - c.t0) / 1e3;
+    if (!interrupted)
+      printf("total: %ld pages crawled and mined in %.3f s (%.0f pages/s)\n", c.pages,
+             all, all > 0 ? (double)c.pages / all : 0);
   }
   if (c.out)
     fclose(c.out);
@@ -1160,7 +1167,7 @@ static int crawl_cmd(int argc, char **argv) {
     free(c.q[i].url);
   free(c.q);
   for (size_t i = 0; i < c.nkept; i++)
-    free(c.kept[i].body);
+    cc_future_unref(c.kept[i].f);
   free(c.kept);
   for (size_t i = 0; i < c.nhosts; i++) {
     free(c.hosts[i].origin);
