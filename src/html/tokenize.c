@@ -196,8 +196,7 @@ static size_t script_end(const char *s, size_t n, size_t p) {
         return n;
       p = (size_t)(lt - s);
       if (p + 8 < n && s[p + 1] == '/' && at_word(s, n, p + 2, "script", 6) &&
-          (is_ws((unsigned char)s[p + 8]) || s[p + 8] == '/' ||
-           s[p + 8] == '>'))
+          (is_ws((unsigned char)s[p + 8]) || s[p + 8] == '/' || s[p + 8] == '>'))
         return p;
       if (p + 3 < n && s[p + 1] == '!' && s[p + 2] == '-' && s[p + 3] == '-') {
         st = ESCAPED;
@@ -229,8 +228,7 @@ static size_t script_end(const char *s, size_t n, size_t p) {
     if (end)
       q++;
     if (q + 6 >= n || !at_word(s, n, q, "script", 6) ||
-        !(is_ws((unsigned char)s[q + 6]) || s[q + 6] == '/' ||
-          s[q + 6] == '>')) {
+        !(is_ws((unsigned char)s[q + 6]) || s[q + 6] == '/' || s[q + 6] == '>')) {
       p++;
       continue;
     }
