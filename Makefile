@@ -12,7 +12,8 @@ DEPS := build-essential cmake pkg-config libssl-dev openssl
 # The web server: llhttp's C sources, jansson (JSON), wslay (WebSocket framing).
 DEPS += node-llhttp libjansson-dev libwslay-dev
 # Everything the tests use beyond DEPS: add a package here when a test needs it
-# (pkg-config and binutils' readelf: the install test, tests/install/run.sh).
+# (pkg-config and binutils' readelf: the install test, tests/install/run.sh;
+# python3 and chromium also draw and check the SVG timeline of tests/trace).
 TEST_DEPS := pkg-config binutils
 # The server's tests use real clients and a real browser.
 TEST_DEPS += curl wrk python3 python3-requests python3-websockets chromium

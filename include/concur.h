@@ -20,5 +20,7 @@
 #include "concur/server.h"
 #include "concur/html.h"
 #include "concur/url.h"
+#include "concur/trace.h"
+#include "concur/progress.h"
 
 #endif

@@ -37,7 +37,8 @@
   X(mine)                                                                                \
   X(fetch)                                                                               \
   X(serve)                                                                               \
-  X(crawl)
+  X(crawl)                                                                               \
+  X(trace)
 /* clang-format on */
 
 #define DECLARE(name) extern const concur_cmd_t concur_cmd_##name;

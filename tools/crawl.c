@@ -157,7 +157,7 @@ typedef struct crawl {
   int nallow;
   const char *accept[MAX_ACCEPT];
   int naccept;
-  bool no_parent, ignore_robots, mine, quiet, progress_tty;
+  bool no_parent, ignore_robots, mine, quiet;
   const char *out_path, *state_path, *user_agent;
   int workers;
   /* run */
@@ -175,12 +175,13 @@ typedef struct crawl {
   int64_t t0, deadline;
   FILE *out, *state;
   /* results */
-  long started, pages, fetched, skipped_type, skipped_robots, skipped_scope;
+  long started, pages, fetched, cut_by_time, skipped_type, skipped_robots, skipped_scope;
   uint64_t bytes;
   table_t errors; /* kind -> count */
   kept_t *kept;
   size_t nkept, capkept;
   cc_pool_t *pool;
+  cc_progress_t *prog;
 } crawl_t;
 
 static const char *DEFAULT_UA = "concur-crawl";
@@ -610,6 +611,10 @@ static int fetch_one(crawl_t *c, item_t it) {
     int64_t now = cc_now();
     if (h->inflight < c->per_host && now >= h->next_ok)
       break;
+    if (c->deadline && now >= c->deadline) {
+      c->cut_by_time++;
+      return 0;
+    }
     int r = cc_sleep(now < h->next_ok ? h->next_ok - now : 2);
     if (r < 0)
       return r;
@@ -654,6 +659,10 @@ static int fetch_one(crawl_t *c, item_t it) {
   double secs = (double)(cc_now_ns() - t0) / 1e9;
   if (rc == -ECANCELED)
     return rc; /* not finished: not recorded, fetched again on resume */
+  if (rc == -ETIMEDOUT && c->deadline && cc_now() >= c->deadline) {
+    c->cut_by_time++; /* --max-time: not an error of the page */
+    return 0;
+  }
   c->fetched++;
   if (rc < 0) {
     count_error(c, cc_err_name(rc));
@@ -719,6 +728,8 @@ static bool limits_reached(crawl_t *c) {
   return false;
 }
 
+static void progress_update(crawl_t *c);
+
 static intptr_t worker(void *arg) {
   crawl_t *c = arg;
   for (;;) {
@@ -739,6 +750,10 @@ static intptr_t worker(void *arg) {
     int r = fetch_one(c, it);
     c->inflight--;
     free(it.url);
+    if (c->prog) {
+      cc_progress_add(c->prog, 1);
+      progress_update(c);
+    }
     cc_event_set(c->changed);
     if (r < 0) {
       if (r != -ECANCELED)
@@ -750,44 +765,34 @@ static intptr_t worker(void *arg) {
   return 0;
 }
 
-/* ---- progress ------------------------------------------------------------------ */
+/* ---- progress (the shared display of include/concur/progress.h) --------------- */
 
-static void progress_line(crawl_t *c, bool final) {
-  double el = (double)(cc_now() - c->t0) / 1e3;
+static long error_count(const crawl_t *c) {
   long errs = 0;
   for (size_t i = 0; i < c->errors.cap; i++)
     if (c->errors.e[i].key)
       errs += (long)c->errors.e[i].count;
-  double rate = el > 0 ? (double)c->fetched / el : 0;
-  if (c->progress_tty) {
-    int width = 24;
-    size_t total = c->fetched + (c->qlen - c->qhead) + (size_t)c->inflight;
-    int filled = total ? (int)((double)c->fetched * width / (double)total) : 0;
-    char bar[64];
-    for (int i = 0; i < width; i++)
-      bar[i] = i < filled ? '#' : '.';
-    bar[width] = 0;
-    fprintf(
-        stderr,
-        "\r\033[K[%s] %ld done, %d in flight, %zu queued, %.0f/s, %ld errors, %.1fs%s",
-        bar, c->fetched, c->inflight, c->qlen - c->qhead, rate, errs, el,
-        final ? "\n" : "");
-  } else {
-    fprintf(
-        stderr,
-        "crawl: %ld done, %d in flight, %zu queued, %.0f pages/s, %ld errors, %.1fs\n",
-        c->fetched, c->inflight, c->qlen - c->qhead, rate, errs, el);
-  }
+  return errs;
 }
 
+static void progress_update(crawl_t *c) {
+  if (!c->prog)
+    return;
+  cc_progress_set_total(c->prog, (uint64_t)c->fetched + (c->qlen - c->qhead) +
+                                     (uint64_t)c->inflight);
+  cc_progress_field(c->prog, "in flight", c->inflight);
+  cc_progress_field(c->prog, "queued", (int64_t)(c->qlen - c->qhead));
+  cc_progress_field(c->prog, "errors", error_count(c));
+  cc_progress_tick(c->prog);
+}
+
+/* Keeps the elapsed time moving when pages are slow to come. */
 static intptr_t progress_task(void *arg) {
   crawl_t *c = arg;
-  int period = c->progress_tty ? 200 : 3000;
   while (!c->finished) {
-    if (cc_sleep(period) < 0)
+    if (cc_sleep(250) < 0)
       break;
-    if (!c->finished)
-      progress_line(c, false);
+    progress_update(c);
   }
   return 0;
 }
@@ -1105,7 +1110,11 @@ static int crawl_cmd(int argc, char **argv) {
   if (resumed)
     fprintf(stderr, "concur crawl: resuming: %zu URLs seen, %zu done, %zu to fetch\n",
             c.seen.n, c.done.n, c.qlen);
-  c.progress_tty = isatty(2);
+  if (!c.quiet) {
+    cc_progress_opts_t po = {.label = "crawl", .unit = "pages", .interval_ms = 3000};
+    if (cc_progress_new(&c.prog, 1, &po) < 0)
+      c.prog = NULL;
+  }
   /* The pool's workers are forked before the loop's threads exist. */
   cc_pool_t *pool = NULL;
   if (c.mine) {
@@ -1124,15 +1133,19 @@ static int crawl_cmd(int argc, char **argv) {
   if (rc == 0 && res < 0 && !interrupted) {
     rc = (int)res;
   }
-  if (!c.quiet)
-    progress_line(&c, true);
+  if (c.prog) {
+    progress_update(&c);
+    cc_progress_free(c.prog);
+    c.prog = NULL;
+  }
   double el = (double)(cc_now() - c.t0) / 1e3;
   printf("%s%ld pages in %.3f s (%.0f pages/s), %ld fetched, %.1f MB\n",
          interrupted ? "interrupted: " : "", c.pages, el,
          el > 0 ? (double)c.pages / el : 0, c.fetched, (double)c.bytes / 1e6);
   printf("skipped: %ld not html, %ld by robots.txt, %ld redirects off-site; %zu left in "
-         "the queue\n",
-         c.skipped_type, c.skipped_robots, c.skipped_scope, c.qlen - c.qhead);
+         "the queue%s\n",
+         c.skipped_type, c.skipped_robots, c.skipped_scope,
+         c.qlen - c.qhead + (size_t)c.cut_by_time, c.cut_by_time ? " (--max-time)" : "");
   printf("errors:");
   size_t nerr = 0;
   for (size_t i = 0; i < c.errors.cap; i++)

@@ -329,7 +329,7 @@ int concur_mine_main(int argc, char **argv) {
   /* The pool is made after the list, so the workers' copies of the parent
    * see it (the 'fork' start method). */
   cc_pool_t *pool = NULL;
-  cc_pool_opts_t o = {.workers = workers, .progress_bar = true, .max_result = 4 << 20};
+  cc_pool_opts_t o = {.workers = workers, .max_result = 4 << 20};
   int r = mpi ? 0 : cc_pool_new(&pool, &o);
   if (r < 0) {
     fprintf(stderr, "concur mine: pool: %s\n", cc_strerror(r));
@@ -344,6 +344,9 @@ int concur_mine_main(int argc, char **argv) {
     r = concur_mine_mpi_map(items, files.n, merge, &sum);
 #endif
   } else {
+    cc_progress_t *pg = NULL; /* the shared display: a bar on a terminal */
+    cc_progress_opts_t po = {.label = "mine", .unit = "files"};
+    cc_progress_new(&pg, files.n, &po);
     cc_pool_iter_t *it;
     r = cc_pool_imap(&it, pool, count_words, NULL, items, files.n, false, NULL);
     while (r == 0) {
@@ -351,10 +354,14 @@ int concur_mine_main(int argc, char **argv) {
       cc_buf_t res;
       int st;
       r = cc_pool_iter_next(it, &idx, &res, &st, CC_FOREVER);
-      if (r == 0)
+      if (r == 0) {
         merge(idx, res, st, &sum);
+        cc_progress_field(pg, "errors", (int64_t)sum.failed);
+        cc_progress_add(pg, 1);
+      }
     }
     cc_pool_iter_free(it);
+    cc_progress_free(pg);
     cc_pool_free(pool);
   }
   size_t failed = sum.failed;

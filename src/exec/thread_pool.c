@@ -43,6 +43,7 @@
 
 #include "concur/executor.h"
 #include "concur/thread.h"
+#include "core/trace.h"
 #include "exec/future_int.h"
 
 #define SPIN_ITERS 256 /* pauses (a few microseconds), with yields */
@@ -237,7 +238,7 @@ static cc_future_t *q_take_all(cc_executor_t *ex) {
 static void run_item(cc_executor_t *ex, cc_future_t *f) {
   if (cc_future_set_running(f) == 0) {
     int broken = atomic_load_explicit(&ex->broken, memory_order_relaxed);
-    cc__future_finish(f, broken ? broken : f->fn(f->arg));
+    cc__future_finish(f, broken ? broken : CC__TRACE_CALL(f->fn, f->arg));
   }
   /* else: cancelled while queued; it never runs. */
   cc_future_unref(f); /* the executor's reference */

@@ -100,6 +100,7 @@ typedef struct slot {
   int32_t err_code;    /* its error */
   uint32_t stop_at;    /* bytes: items run before stopping early (-CC_ETOOBIG) */
   uint64_t elapsed_ns; /* the worker's own time for the chunk */
+  uint64_t base;       /* index in the job of the first item (for the trace) */
   void *fn, *ctx;
   size_t in_off, out_off; /* of the areas, from the arena base */
   /* records in a cc_shm block the worker maps too: read and written in

@@ -22,6 +22,7 @@
 #include "concur/future.h"
 #include "concur/loop.h"
 #include "concur/process.h"
+#include "concur/progress.h"
 #include "proc/pool_int.h"
 #include "proc/proc_int.h"
 
@@ -42,21 +43,8 @@ static slot_t *slot_of(cc_pool_t *p, int wi, int k) {
 /* ---- progress ------------------------------------------------------------------ */
 
 static void draw_bar(cc_pool_t *p, job_t *j, bool final) {
-  int64_t now = cc_now();
-  double el = (double)(now - j->t_start) / 1000.0;
-  double rate = el > 0 ? (double)j->done / el : 0;
-  double left = rate > 0 ? (double)(j->n - j->done) / rate : 0;
-  int width = 30,
-      fill = j->n ? (int)((double)width * (double)j->done / (double)j->n) : width;
-  char bar[64];
-  for (int i = 0; i < width; i++)
-    bar[i] = i < fill ? '#' : '.';
-  bar[width] = 0;
-  fprintf(stderr, "\r[%s] %zu/%zu  %.0f items/s  %s %.1fs ", bar, j->done, j->n, rate,
-          final ? "took" : "left", final ? el : left);
-  if (final)
-    fputc('\n', stderr);
-  fflush(stderr);
+  double el = (double)(cc_now() - j->t_start) / 1000.0;
+  cc_progress_print(stderr, true, "pool", "items", j->done, j->n, el, final, NULL, 0);
   p->bar_drawn = true;
 }
 
@@ -433,6 +421,7 @@ static bool fill_slot(cc_pool_t *p, int wi, int k, job_t *j, job_t **fin) {
     s->src = NULL, s->dst = NULL;
   s->kind = (uint32_t)j->kind;
   s->n = (uint32_t)n;
+  s->base = start;
   s->fn = j->fn;
   s->ctx = j->ctx;
   s->err_at = (uint32_t)n;

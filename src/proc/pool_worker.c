@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "concur/error.h"
+#include "core/trace.h"
 #include "proc/pool_int.h"
 
 static int64_t now_ns(void) {
@@ -128,6 +129,7 @@ _Noreturn void cc__pool_worker_main(cc_pool_t *p, int wi) {
     else
       run_bytes(p->arena, s, data_cap, p->o.max_result);
     s->elapsed_ns = (uint64_t)(now_ns() - t0);
+    CC__TRACE(cc__trace_chunk(wi, t0, (int64_t)s->elapsed_ns, s->base, s->n));
     items += s->n;
     ws->items_done = items;
     atomic_store(&s->state, SLOT_DONE);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "concur/process.h"
+#include "core/trace.h"
 #include "loop/sched.h"
 #include "proc/proc_int.h"
 
@@ -143,6 +144,7 @@ int cc_process_start(cc_process_t **out, cc_process_fn fn, void *arg,
     }
     intptr_t code = fn(arg);
     fflush(NULL);
+    CC__TRACE(cc__trace_flush());
     _exit((int)(code & 0xff));
   }
   p->pid = pid;

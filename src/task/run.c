@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/trace.h"
 #include "task/task_int.h"
 
 /* When a task ends and the next runnable task has never run, the new task
@@ -129,6 +130,7 @@ int cc_run_opts(const cc_loop_opts_t *opts, cc_task_fn main, void *arg,
     return r;
   r = cc_loop_run(l, main, arg, result);
   cc_loop_free(l);
+  CC__TRACE(cc__trace_flush());
   return r;
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "coro/annot.h"
+#include "core/trace.h"
 #include "task/task_int.h"
 
 /* ---- completion ------------------------------------------------------------------ */
@@ -19,7 +20,7 @@ static void unlink_live(cc_loop_t *l, cc_task_t *t) {
   l->live--;
 }
 
-static void complete(cc_loop_t *l, cc_task_t *t, intptr_t result) {
+static inline void complete(cc_loop_t *l, cc_task_t *t, intptr_t result) {
   t->result = result;
   t->state = CC__DONE;
   unlink_live(l, t);
@@ -31,10 +32,12 @@ static void complete(cc_loop_t *l, cc_task_t *t, intptr_t result) {
 
 void cc__task_body(cc_task_t *t) {
   intptr_t r = t->cancelled ? -ECANCELED : t->fn(t->arg);
+  CC__TRACE(cc__trace_task_end(t->id, t->name, r));
   complete(t->loop, t, r);
 }
 
 void cc__task_finish_unstarted(cc_loop_t *l, cc_task_t *t, intptr_t result) {
+  CC__TRACE(cc__trace_task_end(t->id, t->name, result));
   complete(l, t, result);
   if (t->detached)
     cc__task_free(l, t);
@@ -87,6 +90,7 @@ int cc_spawn_at(cc_task_t **out, cc_task_fn fn, void *arg, const cc_spawn_opts_t
     if (opts->stack_size && opts->stack_size != l->stacks.stack_size)
       t->stack_size = (uint32_t)opts->stack_size;
   }
+  CC__TRACE(cc__trace_task_begin(t->id, t->name, file, line));
   t->anext = l->all;
   if (l->all)
     l->all->aprev = t;
