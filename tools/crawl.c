@@ -841,6 +841,138 @@ static intptr_t crawl_main(void *arg) {
 
 /* ---- --mine: the words, in the process pool --------------------------------- */
 
+/* --mine's text: W9's rule asks for the words ([a-z]+ of the lower-cased
+ * text, 3 letters or more) of the text nodes outside <script>, <style> and
+ * <noscript>, joined by a space. Only ASCII letters make words, and every
+ * tag, comment or character reference separates text nodes or decodes to
+ * a non-letter, so for any ASCII-compatible charset the words can be read
+ * from the bytes with the HTML tokenizer's rules for where markup is, with
+ * no tree and no decoding: letters_fast() copies the letters (lower-cased)
+ * and turns everything else into spaces. --tree-text (or a UTF-16/32 page)
+ * takes the exact path instead: cc_html_parse + cc_html_text. */
+static bool g_tree_text;
+
+static bool ascii_compatible(const char *ct, const char *b, size_t n) {
+  if (n >= 2 && (((unsigned char)b[0] == 0xFE && (unsigned char)b[1] == 0xFF) ||
+                 ((unsigned char)b[0] == 0xFF && (unsigned char)b[1] == 0xFE)))
+    return false;
+  if (strcasestr(ct, "utf-16") || strcasestr(ct, "utf-32"))
+    return false;
+  size_t head = n < 1024 ? n : 1024;
+  for (size_t i = 0; i + 6 <= head; i++)
+    if ((b[i] == 'u' || b[i] == 'U') && strncasecmp(b + i, "utf-16", 6) == 0)
+      return false;
+  return true;
+}
+
+static bool letter(unsigned char c) {
+  return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
+static char *letters_fast(const char *b, size_t n, size_t *out_len) {
+  char *t = malloc(n + 1);
+  if (!t)
+    return NULL;
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = (unsigned char)b[i];
+    if (c == '<' && i + 1 < n && (b[i + 1] == '!' || b[i + 1] == '?')) {
+      size_t j;
+      if (i + 3 < n && b[i + 2] == '-' && b[i + 3] == '-') { /* comment */
+        const char *e = memmem(b + i + 4, n - i - 4, "-->", 3);
+        j = e ? (size_t)(e - b) + 3 : n;
+      } else { /* doctype, bogus comment */
+        const char *e = memchr(b + i, '>', n - i);
+        j = e ? (size_t)(e - b) + 1 : n;
+      }
+      memset(t + i, ' ', j - i);
+      i = j;
+      continue;
+    }
+    if (c == '<' && i + 1 < n && (letter((unsigned char)b[i + 1]) || b[i + 1] == '/')) {
+      bool end = b[i + 1] == '/';
+      size_t j = i + 1 + end, ns = j;
+      while (j < n && (letter((unsigned char)b[j]) || (b[j] >= '0' && b[j] <= '9')))
+        j++;
+      size_t nl = j - ns;
+      if (end && nl == 0) { /* "</" + non-letter: a bogus comment up to '>' */
+        const char *e = memchr(b + i, '>', n - i);
+        j = e ? (size_t)(e - b) + 1 : n;
+        memset(t + i, ' ', j - i);
+        i = j;
+        continue;
+      }
+      /* attributes, with quoted values, up to '>' */
+      char q = 0;
+      for (; j < n; j++) {
+        if (q) {
+          if (b[j] == q)
+            q = 0;
+        } else if (b[j] == '"' || b[j] == '\'') {
+          if (j > 0 && b[j - 1] == '=') /* a quote opens a value only after '=' */
+            q = b[j];
+          else if (j > 0 && (b[j - 1] == ' ' || b[j - 1] == '\t' || b[j - 1] == '\n') &&
+                   j > 1 && b[j - 2] == '=')
+            q = b[j];
+        } else if (b[j] == '>') {
+          break;
+        }
+      }
+      j = j < n ? j + 1 : n;
+      memset(t + i, ' ', j - i);
+      i = j;
+      /* raw text elements whose contents are not text for W9 (script,
+       * style, noscript) or not markup (textarea, title: RCDATA, kept) */
+      const char *raw = NULL;
+      if (!end && nl == 6 && strncasecmp(b + ns, "script", 6) == 0)
+        raw = "</script";
+      else if (!end && nl == 5 && strncasecmp(b + ns, "style", 5) == 0)
+        raw = "</style";
+      else if (!end && nl == 8 && strncasecmp(b + ns, "noscript", 8) == 0)
+        raw = "</noscript";
+      if (raw) {
+        size_t rl = strlen(raw), k = i;
+        while (k + rl <= n && strncasecmp(b + k, raw, rl) != 0)
+          k++;
+        k = k + rl <= n ? k : n;
+        memset(t + i, ' ', k - i);
+        i = k;
+      }
+      continue;
+    }
+    if (c == '&' && i + 1 < n) {
+      /* a character reference "&name;" or "&#...;": a non-letter, unless
+       * it is a numeric reference to an ASCII letter */
+      size_t j = i + 1;
+      bool num = b[j] == '#';
+      if (num)
+        j++;
+      bool hex = num && j < n && (b[j] == 'x' || b[j] == 'X');
+      if (hex)
+        j++;
+      size_t ds = j;
+      while (j < n && (letter((unsigned char)b[j]) || (b[j] >= '0' && b[j] <= '9')))
+        j++;
+      if (j < n && b[j] == ';' && j > ds) {
+        char ch = ' ';
+        if (num) {
+          long v = strtol(b + ds, NULL, hex ? 16 : 10);
+          if (v < 128 && letter((unsigned char)v))
+            ch = (char)(v | 0x20);
+        }
+        memset(t + i, ' ', j + 1 - i);
+        t[i] = ch;
+        i = j + 1;
+        continue;
+      }
+    }
+    t[i++] = letter(c) ? (char)(c | 0x20) : ' ';
+  }
+  t[n] = 0;
+  *out_len = n;
+  return t;
+}
+
 static ssize_t count_words(const void *in, size_t in_len, void *out, size_t cap,
                            void *ctx) {
   (void)ctx;
@@ -848,14 +980,21 @@ static ssize_t count_words(const void *in, size_t in_len, void *out, size_t cap,
   size_t cl = strnlen(ct, in_len);
   if (cl == in_len)
     return -EINVAL;
-  cc_html_doc_t *doc;
-  cc_html_opts_t ho = {.content_type = *ct ? ct : NULL};
-  int r = cc_html_parse(&doc, ct + cl + 1, in_len - cl - 1, &ho);
-  if (r < 0)
-    return r;
+  const char *body = ct + cl + 1;
+  size_t blen = in_len - cl - 1;
   size_t len = 0;
-  char *text = cc_html_text(doc, NULL, " ", 0, &len);
-  cc_html_free(doc);
+  char *text = NULL;
+  if (!g_tree_text && ascii_compatible(ct, body, blen)) {
+    text = letters_fast(body, blen, &len);
+  } else {
+    cc_html_doc_t *doc;
+    cc_html_opts_t ho = {.content_type = *ct ? ct : NULL};
+    int r = cc_html_parse(&doc, body, blen, &ho);
+    if (r < 0)
+      return r;
+    text = cc_html_text(doc, NULL, " ", 0, &len);
+    cc_html_free(doc);
+  }
   if (!text)
     return -ENOMEM;
   table_t t;
@@ -1052,6 +1191,8 @@ static int crawl_cmd(int argc, char **argv) {
       c.ignore_robots = true;
     } else if (strcmp(a, "--mine") == 0) {
       c.mine = true;
+    } else if (strcmp(a, "--tree-text") == 0) {
+      g_tree_text = true;
     } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
       c.quiet = true;
     } else if (a[0] == '-') {
@@ -1225,6 +1366,8 @@ const concur_cmd_t concur_cmd_crawl = {
         "  --mine             count the words of the pages in the process pool\n"
         "  --workers N        worker processes for --mine (default: one per core)\n"
         "  --top N            words shown by --mine (default 10)\n"
+        "  --tree-text        --mine reads each page's text from its parsed tree\n"
+        "                     (cc_html_text) instead of its bytes (same words, slower)\n"
         "  --quiet, -q        no progress on stderr\n"
         "Ctrl-C stops cleanly (exit status 130); --state lets a later run go on.\n",
     .main = crawl_cmd,
