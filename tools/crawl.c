@@ -178,6 +178,9 @@ typedef struct crawl {
   long started, pages, fetched, cut_by_time, skipped_type, skipped_robots, skipped_scope;
   uint64_t bytes;
   table_t errors; /* kind -> count */
+  table_t memo;   /* (base directory, href) -> index in memo_vals */
+  char **memo_vals;
+  size_t nmemo_vals, capmemo_vals;
   kept_t *kept;
   size_t nkept, capkept;
   cc_pool_t *pool;
@@ -478,7 +481,68 @@ typedef struct scan_ctx {
   int depth;
   long links;
   char *title;
+  char base[URL_MAX]; /* the page's URL, or its <base href> resolved */
+  size_t dir_len;     /* base up to its last '/' before any query */
 } scan_ctx_t;
+
+static void set_base(scan_ctx_t *sc, const char *url) {
+  snprintf(sc->base, sizeof sc->base, "%s", url);
+  size_t q = strcspn(sc->base, "?#");
+  size_t d = q;
+  while (d > 0 && sc->base[d - 1] != '/')
+    d--;
+  sc->dir_len = d;
+}
+
+/* The normalised URL a link leads to, or NULL (not hierarchical, bad, or
+ * out of scope). Pages share most of their links, written the same way:
+ * the answer is memoised by (base directory, href without fragment), so
+ * that libcurl's URL parser runs once per distinct link, not per link. */
+static const char *resolve(scan_ctx_t *sc, const char *href) {
+  crawl_t *c = sc->c;
+  size_t hl = strcspn(href, "#");
+  char key[2 * URL_MAX];
+  /* "" and "?q" depend on the whole base, the rest on its directory */
+  size_t bl = (hl == 0 || href[0] == '?') ? strlen(sc->base) : sc->dir_len;
+  if (bl + 1 + hl >= sizeof key)
+    return NULL;
+  memcpy(key, sc->base, bl);
+  key[bl] = '\x01';
+  memcpy(key + bl + 1, href, hl);
+  size_t kl = bl + 1 + hl;
+  entry_t *e = table_find(&c->memo, key, kl);
+  if (e)
+    return e->count ? c->memo_vals[e->count] : NULL;
+  char ref[URL_MAX], abs[URL_MAX], norm[URL_MAX];
+  const char *val = NULL;
+  if (hl < sizeof ref) {
+    memcpy(ref, href, hl);
+    ref[hl] = 0;
+    if (cc_html_urljoin(sc->base, ref, CC_HTML_NO_FRAGMENT, abs, sizeof abs) >= 0 &&
+        cc_url_normalize(abs, norm, sizeof norm) >= 0 && host_allowed(c, norm) &&
+        path_allowed(c, norm))
+      val = norm;
+  }
+  size_t idx = 0;
+  if (val) {
+    if (c->nmemo_vals == c->capmemo_vals) {
+      size_t nc = c->capmemo_vals ? c->capmemo_vals * 2 : 1024;
+      char **nv = realloc(c->memo_vals, nc * sizeof *nv);
+      if (!nv)
+        return NULL;
+      c->memo_vals = nv;
+      c->capmemo_vals = nc;
+      if (c->nmemo_vals == 0)
+        c->memo_vals[c->nmemo_vals++] = NULL; /* index 0: rejected */
+    }
+    if (!(c->memo_vals[c->nmemo_vals] = strdup(val)))
+      return NULL;
+    idx = c->nmemo_vals++;
+  }
+  if (!table_add(&c->memo, key, kl, idx))
+    return NULL;
+  return idx ? c->memo_vals[idx] : NULL;
+}
 
 static int on_event(void *arg, const cc_html_event_t *ev) {
   scan_ctx_t *sc = arg;
@@ -488,16 +552,19 @@ static int on_event(void *arg, const cc_html_event_t *ev) {
       sc->title = strdup(ev->value);
     return 0;
   }
-  if (ev->kind != CC_HTML_EV_LINK || !ev->url)
-    return 0;
-  sc->links++;
-  char norm[URL_MAX];
-  if (cc_url_normalize(ev->url, norm, sizeof norm) < 0)
-    return 0;
-  if (!host_allowed(c, norm) || !path_allowed(c, norm)) {
+  if (ev->kind == CC_HTML_EV_BASE) {
+    char abs[URL_MAX];
+    if (cc_html_urljoin(sc->base, ev->value, 0, abs, sizeof abs) >= 0)
+      set_base(sc, abs);
     return 0;
   }
+  if (ev->kind != CC_HTML_EV_LINK || !ev->value)
+    return 0;
+  sc->links++;
   if (c->max_depth >= 0 && sc->depth + 1 > c->max_depth)
+    return 0;
+  const char *norm = resolve(sc, ev->value);
+  if (!norm)
     return 0;
   return enqueue(c, norm, sc->depth + 1, true) == -ENOMEM ? -ENOMEM : 0;
 }
@@ -699,9 +766,10 @@ static int fetch_one(crawl_t *c, item_t it) {
     c->pages++;
     char hb[256];
     const char *ct = header(r, "Content-Type", hb, sizeof hb);
-    scan_ctx_t sc = {c, it.depth, 0, NULL};
-    cc_html_opts_t ho = {.url = r->url, .content_type = ct};
-    int sr = cc_html_scan(r->body, r->body_len, &ho, CC_HTML_LINK_A, CC_HTML_NO_FRAGMENT,
+    scan_ctx_t sc = {c, it.depth, 0, NULL, "", 0};
+    set_base(&sc, r->url);
+    cc_html_opts_t ho = {.content_type = ct};
+    int sr = cc_html_scan(r->body, r->body_len, &ho, CC_HTML_LINK_A, CC_HTML_RAW,
                           on_event, &sc);
     if (sr < 0)
       rc = sr;
@@ -1228,7 +1296,7 @@ static int crawl_cmd(int argc, char **argv) {
   *(strrchr(c.start_dir, '/') + 1) = 0;
 
   if (table_init(&c.seen, 1 << 12) < 0 || table_init(&c.done, 1 << 10) < 0 ||
-      table_init(&c.errors, 64) < 0)
+      table_init(&c.errors, 64) < 0 || table_init(&c.memo, 1 << 14) < 0)
     return 1;
   bool resumed = false;
   if (c.state_path) {
@@ -1334,6 +1402,10 @@ static int crawl_cmd(int argc, char **argv) {
   table_free(&c.seen);
   table_free(&c.done);
   table_free(&c.errors);
+  table_free(&c.memo);
+  for (size_t i = 0; i < c.nmemo_vals; i++)
+    free(c.memo_vals[i]);
+  free(c.memo_vals);
   return interrupted ? 130 : status;
 }
 
