@@ -95,7 +95,9 @@ static void concur_run(const char *url, const char *server) {
 static void peer_run(const char *bin, const char *url, const char *server, bool python) {
   char out[8192];
   double wall;
-  char *argv[] = {python ? "python3" : (char *)bin, python ? (char *)bin : (char *)url,
+  /* Debian's python3 (python3-aiohttp, python3-bs4), unless BENCH_PY says */
+  char *py = getenv("BENCH_PY") ? getenv("BENCH_PY") : "/usr/bin/python3";
+  char *argv[] = {python ? py : (char *)bin, python ? (char *)bin : (char *)url,
                   python ? (char *)url : NULL, NULL};
   int st = run(argv, out, sizeof out, &wall);
   char *nl = strchr(out, '\n');

@@ -64,7 +64,9 @@ static int sub(char **argv) {
 /* Runs a Python snippet and prints its one-line answer after `label`. */
 static void python(const char *label, const char *code) {
   char cmd[4096];
-  snprintf(cmd, sizeof cmd, "python3 -c '%s' 2>/dev/null", code);
+  /* Debian's python3 when there is one (a pyenv shim may come first in PATH) */
+  snprintf(cmd, sizeof cmd, "%s -c '%s' 2>/dev/null",
+           access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3", code);
   fflush(stdout);
   FILE *p = popen(cmd, "r");
   char line[512] = "";
