@@ -500,7 +500,12 @@ static void set_base(scan_ctx_t *sc, const char *url) {
  * that libcurl's URL parser runs once per distinct link, not per link. */
 static const char *resolve(scan_ctx_t *sc, const char *href) {
   crawl_t *c = sc->c;
+  while (*href == ' ' || *href == '\t' || *href == '\n' || *href == '\r' || *href == '\f')
+    href++; /* as browsers do, and the URL parser's leading C0/space rule */
   size_t hl = strcspn(href, "#");
+  while (hl > 0 && (href[hl - 1] == ' ' || href[hl - 1] == '\t' || href[hl - 1] == '\n' ||
+                    href[hl - 1] == '\r' || href[hl - 1] == '\f'))
+    hl--;
   char key[2 * URL_MAX];
   /* "" and "?q" depend on the whole base, the rest on its directory */
   size_t bl = (hl == 0 || href[0] == '?') ? strlen(sc->base) : sc->dir_len;
