@@ -57,13 +57,15 @@ static void put_escaped(sbuf_t *b, const char *s) {
         put(b, hex[l]);
       }
       s += 2;
+    } else if (*s == '%') {
+      puts_(b, "%25"); /* a stray '%' is a literal percent sign */
     } else {
       put(b, *s);
     }
   }
 }
 
-long cc_url_normalize(const char *url, char *out, size_t cap) {
+static long normalize_once(const char *url, char *out, size_t cap) {
   if (!url || !out || cap == 0)
     return -EINVAL;
   CURLU *u = curl_url();
@@ -84,8 +86,13 @@ long cc_url_normalize(const char *url, char *out, size_t cap) {
   curl_url_get(u, CURLUPART_PASSWORD, &pass, 0);
   for (char *c = scheme; *c; c++)
     *c = (char)tolower((unsigned char)*c);
-  for (char *c = host; *c; c++)
+  for (char *c = host; *c; c++) {
+    /* a registered name (letters, digits, '-', '.', '_', '~') or an IP
+     * literal; anything else (escapes, IDN bytes) is not normalised here */
+    if (!isalnum((unsigned char)*c) && !strchr("-._~[]:", *c))
+      goto done;
     *c = (char)tolower((unsigned char)*c);
+  }
   if (port && ((strcmp(scheme, "http") == 0 && strcmp(port, "80") == 0) ||
                (strcmp(scheme, "https") == 0 && strcmp(port, "443") == 0))) {
     curl_free(port);
@@ -127,4 +134,24 @@ done:
   curl_free(pass);
   curl_url_cleanup(u);
   return rc;
+}
+
+/* Decoding an escape can make a new dot segment ("%2e" -> "."): passes are
+ * repeated until the form no longer changes (two suffice in practice). */
+long cc_url_normalize(const char *url, char *out, size_t cap) {
+  long n = normalize_once(url, out, cap);
+  for (int pass = 0; n >= 0 && pass < 4; pass++) {
+    char *again = malloc(cap);
+    if (!again)
+      return -ENOMEM;
+    long m = normalize_once(out, again, cap);
+    bool same = m == n && strcmp(again, out) == 0;
+    if (m >= 0)
+      memcpy(out, again, (size_t)m + 1);
+    free(again);
+    n = m;
+    if (same)
+      break;
+  }
+  return n;
 }
