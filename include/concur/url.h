@@ -21,12 +21,12 @@ CC_BEGIN_DECLS
  *  (http 80, https 443), dot segments removed, an empty path made "/",
  *  percent-escapes written with upper-case hex digits and those of
  *  unreserved characters (A-Z a-z 0-9 - . _ ~) decoded, the #fragment
- *  dropped, a stray "%" written "%25". The query is kept as it is (apart
- *  from its escapes). A host
- *  that is neither a plain name (letters, digits, - . _ ~) nor an IP
- *  literal (percent-escapes, non-ASCII bytes) is refused. Returns
- *  the length, -ENOSPC if it does not fit, -EINVAL if `url` is not an
- *  absolute URL with a host, -ENOMEM. */
+ *  dropped, a stray "%" written "%25"; the query is kept as it is apart
+ *  from its escapes. The result normalises to itself. A host that is
+ *  neither a plain name (letters, digits, - . _ ~) nor an IP literal
+ *  (percent-escapes, non-ASCII bytes) is refused. Returns the length,
+ *  -ENOSPC if it does not fit, -EINVAL if `url` is not an absolute URL
+ *  with such a host, -ENOMEM. */
 CC_EXTERN long cc_url_normalize(const char *url, char *out, size_t cap);
 
 CC_END_DECLS
