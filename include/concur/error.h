@@ -28,9 +28,9 @@
 #define CC_EHTTP_CERT      4021 /* the server's certificate failed verification */
 #define CC_EHTTP_REDIRECTS 4022 /* too many redirects */
 #define CC_EHTTP_CURL      4023 /* another libcurl failure */
-#define CC_EHTML       4060 /* the HTML parser failed internally */
-#define CC_ESELECTOR   4061 /* a CSS selector did not parse */
-#define CC_ENOTHIER    4062 /* a URL is not hierarchical (mailto:, javascript:, data:) */
+#define CC_EHTML           4060 /* the HTML parser failed internally */
+#define CC_ESELECTOR       4061 /* a CSS selector did not parse */
+#define CC_ENOTHIER        4062 /* a URL is not hierarchical (mailto:, javascript:, data:) */
 
 /* X(NAME, value, message) for every code cc_strerror() knows. */
 #define CC_ERRNO_MAP(X)                                                                  \
@@ -108,7 +108,7 @@
   X(CC_EHTTP_PARTIAL, CC_EHTTP_PARTIAL, "HTTP response body truncated")                  \
   X(CC_EHTTP_CERT, CC_EHTTP_CERT, "TLS certificate verification failed")                 \
   X(CC_EHTTP_REDIRECTS, CC_EHTTP_REDIRECTS, "too many HTTP redirects")                   \
-  X(CC_EHTTP_CURL, CC_EHTTP_CURL, "HTTP client failure (libcurl)")                        \
+  X(CC_EHTTP_CURL, CC_EHTTP_CURL, "HTTP client failure (libcurl)")                       \
   X(CC_EHTML, CC_EHTML, "HTML parser failure")                                           \
   X(CC_ESELECTOR, CC_ESELECTOR, "invalid CSS selector")                                  \
   X(CC_ENOTHIER, CC_ENOTHIER, "URL is not hierarchical")

@@ -19,6 +19,7 @@
 #include "concur/error.h"
 #include "concur/task.h"
 #include "concur/version.h"
+#include "core/trace.h"
 #include "task/wait.h"
 #include "http/client_int.h"
 
@@ -995,6 +996,7 @@ int cc_http_request(cc_http_session_t *s, const cc_http_request_t *q,
     return rc;
   if (!s->loop)
     pthread_mutex_lock(&s->mu);
+  int64_t t0 = CC__TRACING() ? cc__trace_now() : 0; /* docs/trace.md */
   int retries = q->retries < 0 ? 0 : q->retries ? q->retries : s->o.retries;
   if (!idempotent(q->method))
     retries = 0;
@@ -1026,6 +1028,11 @@ int cc_http_request(cc_http_session_t *s, const cc_http_request_t *q,
     r->pub.retries = k;
     *out = &r->pub;
   }
+  if (t0)
+    cc__trace_http(CC__TRACE_CLIENT,
+                   q->method_name ? q->method_name : cc_http_method_name(q->method),
+                   q->url, rc == 0 ? r->pub.status : rc, t0,
+                   rc == 0 ? (int64_t)r->pub.body_len : -1);
   if (!s->loop)
     pthread_mutex_unlock(&s->mu);
   return rc;

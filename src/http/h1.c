@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "concur/net.h"
+#include "core/trace.h"
 #include "concur/tls.h"
 #include "loop/sched.h"
 #include "loop/loop_int.h"
@@ -868,6 +869,11 @@ static void dispatch(conn_t *c) {
   cc_req_t *r = &c->req;
   r->keep_alive = llhttp_should_keep_alive(&c->p);
   fix_headers(c); /* the buffer may have moved while the body arrived */
+  int64_t t0 = CC__TRACING() ? cc__trace_now() : 0; /* docs/trace.md */
+  char target[512] = ""; /* copied now: the read buffer may move under the handler */
+  if (t0)
+    snprintf(target, sizeof target, "%.*s", (int)r->url_len,
+             c->rbuf + c->mstart + r->url_off);
   /* Room for every decode this request can ask for, so that the strings
    * handed out never move. */
   if (grow(&r->scratch, &r->scap, r->slen + 4 * (size_t)r->url_len + 512) < 0) {
@@ -913,6 +919,9 @@ static void dispatch(conn_t *c) {
   atomic_fetch_add_explicit(&w->n_requests, 1, memory_order_relaxed);
   if (srv->log_fd >= 0)
     access_log(c);
+  if (t0)
+    cc__trace_http(CC__TRACE_SERVER, cc_http_method_name(r->cmethod), target, r->status,
+                   t0, (int64_t)r->sent_bytes);
   c->nreq++;
 }
 

@@ -43,8 +43,10 @@ TEST(lines) {
   cc_progress_finish(p); /* once only */
   cc_progress_free(p);
   char *s = contents(f);
-  ASSERT_EQ(count(s, "\n"), 2);
-  ASSERT_TRUE(strstr(s, "mine: 4/10 files (40.0%), ") == s);
+  /* Exactly two lines unless the machine stalls past the interval between
+   * calls "too soon" (then a 3/10 or 10/10 line too): not a timing test. */
+  ASSERT_GE(count(s, "\n"), 2);
+  ASSERT_TRUE(strstr(s, "mine: 4/10 files (40.0%), ") != NULL);
   ASSERT_TRUE(strstr(s, ", in flight 4, errors 0, ") != NULL);
   ASSERT_TRUE(strstr(s, "eta ") != NULL);
   ASSERT_TRUE(strstr(s, "\nmine: done, 10/10 files in ") != NULL);
@@ -149,6 +151,7 @@ TEST(threads) {
   cc_progress_t *p;
   cc_progress_opts_t o = {.mode = CC_PROGRESS_LINES, .out = f, .interval_ms = 1};
   ASSERT_EQ(cc_progress_new(&p, 8000, &o), 0);
+  usleep(3000); /* the first add is past the interval: a line, so a summary */
   pthread_t t[4];
   for (int i = 0; i < 4; i++)
     ASSERT_EQ(pthread_create(&t[i], NULL, adder, p), 0);

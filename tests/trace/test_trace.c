@@ -308,6 +308,50 @@ TEST(sigint_flushes) {
   rm_tree(tmpdir);
 }
 
+TEST(http_slices) {
+  /* The HTTP hooks: concur's client and server, both sides traced. */
+  make_tmpdir();
+  char trace[512];
+  snprintf(trace, sizeof trace, "%s/t.json", tmpdir);
+  char *argv[] = {TRACE_PROG, "http", NULL};
+  char devnull[] = "/dev/null";
+  ASSERT_EQ(run(argv, trace, devnull), 0);
+  json_t *root = load(trace);
+  json_t *evs = json_object_get(root, "traceEvents");
+  size_t i;
+  json_t *e;
+  int client200 = 0, client404 = 0, server200 = 0, server404 = 0, ends = 0;
+  json_array_foreach(evs, i, e) {
+    const char *cat = sget(e, "cat"), *ph = sget(e, "ph");
+    if (strncmp(cat, "http.", 5) != 0)
+      continue;
+    if (!strcmp(ph, "e")) {
+      ends++;
+      continue;
+    }
+    json_t *args = json_object_get(e, "args");
+    const char *url = sget(args, "url");
+    long long st = iget(args, "status");
+    ASSERT_EQ(strcmp(sget(args, "method"), "GET"), 0);
+    if (!strcmp(cat, "http.client")) {
+      ASSERT_EQ(strncmp(url, "http://127.0.0.1:", 17), 0);
+      client200 += st == 200 && strstr(url, "/hello") && iget(args, "bytes") == 2;
+      client404 += st == 404 && strstr(url, "/missing") != NULL;
+    } else {
+      ASSERT_EQ(strcmp(cat, "http.server"), 0);
+      server200 += st == 200 && !strcmp(url, "/hello");
+      server404 += st == 404 && !strcmp(url, "/missing");
+    }
+  }
+  ASSERT_EQ(client200, 1);
+  ASSERT_EQ(client404, 1);
+  ASSERT_EQ(server200, 1);
+  ASSERT_EQ(server404, 1);
+  ASSERT_EQ(ends, 4);
+  json_decref(root);
+  rm_tree(tmpdir);
+}
+
 /* ---- the public API, in process -------------------------------------------- */
 
 static intptr_t spans_main(void *arg) {

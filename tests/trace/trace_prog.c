@@ -20,6 +20,50 @@ static intptr_t long_sleeper(void *arg) {
   return cc_sleep(10000);
 }
 
+/* `trace_prog http`: concur's server and client on loopback, traced on
+ * both sides: GET /hello (200) and GET /missing (404). */
+static int hello(cc_req_t *req, void *arg) {
+  return cc_resp_send(req, 200, "text/plain", "hi", 2);
+}
+
+static intptr_t run_server(void *arg) {
+  return cc_server_run(arg);
+}
+
+static intptr_t http_main(void *arg) {
+  cc_server_t *srv;
+  cc_server_opts_t so = {.loops = 1};
+  if (cc_server_new(&srv, &so) < 0 ||
+      cc_server_route(srv, "GET", "/hello", hello, NULL) < 0 ||
+      cc_server_listen(srv, "127.0.0.1", 0) < 0)
+    return -1;
+  int port = cc_server_port(srv);
+  cc_task_t *st;
+  if (cc_spawn(&st, run_server, srv) < 0)
+    return -2;
+  cc_http_session_t *s;
+  if (cc_http_session_new(&s, NULL) < 0)
+    return -3;
+  int rc = 0;
+  static const char *paths[] = {"/hello", "/missing"};
+  for (int i = 0; i < 2; i++) {
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, paths[i]);
+    cc_http_response_t *r;
+    int e = cc_http_get(s, url, &r);
+    if (e < 0 || r->status != (i ? 404 : 200))
+      rc = -4;
+    if (e == 0)
+      cc_http_response_free(r);
+  }
+  cc_http_session_free(s);
+  cc_server_shutdown(srv);
+  intptr_t v;
+  cc_join(st, &v);
+  cc_server_free(srv);
+  return rc;
+}
+
 /* `trace_prog wait`: 50 tasks asleep for 10 s; "ready" once they all
  * sleep; Ctrl-C (SIGINT) cancels them through cc_run's signal handling. */
 static intptr_t wait_main(void *arg) {
@@ -111,6 +155,11 @@ int main(int argc, char **argv) {
   if (argc > 2 && strcmp(argv[1], "many") == 0)
     many = atol(argv[2]);
   wait_mode = argc > 1 && strcmp(argv[1], "wait") == 0;
+  if (argc > 1 && strcmp(argv[1], "http") == 0) {
+    intptr_t hres = 0;
+    int hr = cc_run(http_main, NULL, &hres);
+    return hr < 0 || hres != 0 ? 1 : 0;
+  }
   intptr_t res = 0;
   int r = cc_run(wait_mode ? wait_main : prog_main, NULL, &res);
   if (wait_mode)
