@@ -32,7 +32,9 @@ typedef struct site {
   int counts[MAXP];
   int np;
   bool robots_5xx;
-  int slow_ms; /* delay of /slow/ pages */
+  int slow_ms;                   /* delay of /slow/ pages */
+  int slow_now, slow_max;        /* /slow/ requests in flight, and the most seen */
+  int64_t busy_first, busy_last; /* cc_now() of the /busy.html requests */
 } site_t;
 
 static int count_hit(site_t *s, const char *key) {
@@ -113,6 +115,10 @@ static int handler(cc_req_t *req, void *arg) {
                 month + 1);
   }
   if (strcmp(path, "/busy.html") == 0) {
+    if (n == 1)
+      s->busy_first = cc_now();
+    else
+      s->busy_last = cc_now();
     if (n == 1) {
       cc_resp_header(req, "Retry-After", "1");
       return cc_resp_text(req, 429, "slow down\n");
@@ -143,8 +149,15 @@ static int handler(cc_req_t *req, void *arg) {
   }
   if (strncmp(path, "/slow/", 6) == 0) {
     int k = atoi(path + 6);
+    pthread_mutex_lock(&s->mu);
+    if (++s->slow_now > s->slow_max)
+      s->slow_max = s->slow_now;
+    pthread_mutex_unlock(&s->mu);
     if (s->slow_ms)
       cc_sleep(s->slow_ms);
+    pthread_mutex_lock(&s->mu);
+    s->slow_now--;
+    pthread_mutex_unlock(&s->mu);
     char links[256] = "";
     if (2 * k + 2 < 60)
       snprintf(links, sizeof links, "<a href=/slow/%d>l</a><a href=/slow/%d>r</a>",
@@ -252,6 +265,7 @@ TEST(traps) {
   ASSERT_EQ(hits(&s, "/"), 1);
   ASSERT_EQ(hits(&s, "/private/secret.html"), 0); /* robots.txt */
   ASSERT_EQ(hits(&s, "/busy.html"), 2);           /* 429 then 200 */
+  ASSERT_GE(s.busy_last - s.busy_first, 900);     /* after Retry-After: 1 */
   ASSERT_EQ(hits(&s, "/flaky.html"), 2);          /* 500 then 200 */
   ASSERT_EQ(hits(&s, "/moved"), 1);
   ASSERT_EQ(hits(&s, "/a2.html"), 1); /* redirect within the site */
@@ -382,6 +396,34 @@ TEST(ctrl_c) {
   free(j);
   unlink(out);
   unlink(jl);
+  site_free(&s);
+}
+
+/* --per-host 1 --delay 30: one request at a time to the host, and at
+ * least 30 ms between the starts of two. */
+TEST(per_host_cap_and_delay) {
+  site_t s = {.slow_ms = 10};
+  site_start(&s);
+  char url[128], out[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/slow/0", s.port);
+  tmpname(out, sizeof out, "ph");
+  int64_t t0 = cc_now();
+  pid_t pid =
+      crawl_start(out, (char *[]){url, "--per-host", "1", "--delay", "30", "--max-pages",
+                                  "8", "-q", "--ignore-robots", NULL});
+  ASSERT_EQ(crawl_wait(pid), 0);
+  int64_t el = cc_now() - t0;
+  site_stop(&s);
+  ASSERT_EQ(s.slow_max, 1);
+  ASSERT_GE(el, 7 * 30);
+  int total = 0;
+  for (int k = 0; k < 60; k++) {
+    char key[32];
+    snprintf(key, sizeof key, "/slow/%d", k);
+    total += hits(&s, key);
+  }
+  ASSERT_EQ(total, 8);
+  unlink(out);
   site_free(&s);
 }
 
