@@ -399,6 +399,30 @@ TEST(ctrl_c) {
   site_free(&s);
 }
 
+/* --allow-domain: the redirect to localhost is followed then; --max-bytes
+ * stops the calendar early. */
+TEST(allow_domain_and_max_bytes) {
+  site_t s = {0};
+  site_start(&s);
+  char url[128], out[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/out", s.port);
+  tmpname(out, sizeof out, "ad");
+  pid_t pid =
+      crawl_start(out, (char *[]){url, "--allow-domain", "localhost", "-q", NULL});
+  ASSERT_EQ(crawl_wait(pid), 0);
+  ASSERT_EQ(hits(&s, "/offsite.html"), 1);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/cal?month=1", s.port);
+  pid = crawl_start(
+      out, (char *[]){url, "--max-bytes", "300", "--concurrency", "1", "-q", NULL});
+  ASSERT_EQ(crawl_wait(pid), 0);
+  site_stop(&s);
+  /* each month page is about 60 bytes: stopped after about 5 */
+  ASSERT_EQ(hits(&s, "/cal?month=3"), 1);
+  ASSERT_EQ(hits(&s, "/cal?month=12"), 0);
+  unlink(out);
+  site_free(&s);
+}
+
 /* --per-host 1 --delay 30: one request at a time to the host, and at
  * least 30 ms between the starts of two. */
 TEST(per_host_cap_and_delay) {
