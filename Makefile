@@ -29,7 +29,7 @@ DEPS += libcurl4-openssl-dev nginx-light brotli
 # read the Python documentation.
 DEPS += libmodest-dev libcurl4-openssl-dev python3-doc
 # The demo's data-mining part reads the Python documentation.
-DEMO_DEPS := python3-doc
+DEMO_DEPS := python3-doc python3
 # Peers the benchmarks compare against (installed by `make bench` only).
 BENCH_DEPS := golang-go python3 python3-uvloop
 # The MPI benchmarks' peer (mpi4py.futures).

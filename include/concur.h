@@ -19,6 +19,7 @@
 #include "concur/http.h"
 #include "concur/server.h"
 #include "concur/html.h"
+#include "concur/url.h"
 #include "concur/trace.h"
 #include "concur/progress.h"
 

@@ -37,6 +37,7 @@
   X(mine)                                                                                \
   X(fetch)                                                                               \
   X(serve)                                                                               \
+  X(crawl)                                                                               \
   X(trace)
 /* clang-format on */
 

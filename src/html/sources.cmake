@@ -11,7 +11,8 @@ list(APPEND CC_SOURCES
   ${PROJECT_SOURCE_DIR}/src/html/scan.c
   ${PROJECT_SOURCE_DIR}/src/html/selector.c
   ${PROJECT_SOURCE_DIR}/src/html/tokenize.c
-  ${PROJECT_SOURCE_DIR}/src/html/url.c)
+  ${PROJECT_SOURCE_DIR}/src/html/url.c
+  ${PROJECT_SOURCE_DIR}/src/html/urlnorm.c)
 list(APPEND CC_PRIVATE_INCLUDES ${CC_HTML_CURL_INCLUDE_DIRS})
 list(APPEND CC_PRIVATE_LIBS ${CC_MODEST_LIB} ${CC_HTML_CURL_LINK_LIBRARIES} m)
 list(APPEND CC_PC_LIBS_PRIVATE -lmodest -lm)
