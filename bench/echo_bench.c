@@ -14,12 +14,14 @@
  * measured side by side in the same invocation. Prints, per size:
  *   E echo impl=ref-c conns=64 msg_bytes=64 msgs_per_s=... wall_s=...
  *   E echo impl=concur conns=64 msg_bytes=64 msgs_per_s=... wall_s=...
- * (BENCH_ECHO_REF=0 leaves the reference out; BENCH_ECHO_SIZE=64 or 16384
- * runs one size.)
+ * (BENCH_ECHO_REF=0 leaves the reference out; BENCH_ECHO_URING=1 adds the
+ * reference's io_uring server, impl=ref-c-uring; BENCH_ECHO_SIZE=64 or
+ * 16384 runs one size.)
  * A message is one round trip (request + echo). Every echo is compared
  * with what was sent; a mismatch or error exits non-zero.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,7 +134,7 @@ static intptr_t phase_main(void *arg) {
 
 /* Runs the limit reference for one size; its result line goes to our
  * stdout. A missing or failing reference is reported, never fatal. */
-static void run_ref(const char *self, long long secs, int conns, size_t msg) {
+static void run_ref(const char *self, long long secs, int conns, size_t msg, bool uring) {
   const char *e = getenv("BENCH_ECHO_REF");
   if (e && strcmp(e, "0") == 0)
     return;
@@ -145,7 +147,7 @@ static void run_ref(const char *self, long long secs, int conns, size_t msg) {
   fflush(stdout);
   pid_t pid = fork();
   if (pid == 0) {
-    execl(path, path, a1, a2, a3, (char *)NULL);
+    execl(path, path, a1, a2, a3, uring ? "uring" : (char *)NULL, (char *)NULL);
     _exit(127);
   }
   int st = 0;
@@ -181,7 +183,10 @@ int main(int argc, char **argv) {
   for (int i = 0; i < 2 && !fail; i++) {
     if (only && (size_t)atol(only) != sizes[i])
       continue;
-    run_ref(argv[0], secs, conns, sizes[i]);
+    run_ref(argv[0], secs, conns, sizes[i], false);
+    const char *u = getenv("BENCH_ECHO_URING");
+    if (u && strcmp(u, "1") == 0)
+      run_ref(argv[0], secs, conns, sizes[i], true);
     phase_t p = {.port = port, .conns = conns, .msg = sizes[i]};
     double t0 = bench_now();
     p.end = cc_now() + secs * 1000;

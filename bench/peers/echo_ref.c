@@ -7,7 +7,13 @@
  * the whole echo is back, compare it, and repeat until the time is up.
  * No allocation after start-up. It is a ceiling, not an application.
  *
- *   echo_ref SECONDS CONNS MSG_BYTES
+ *   echo_ref SECONDS CONNS MSG_BYTES [uring]
+ *
+ * With `uring` (built with liburing only, ECHO_REF_URING) the server is an
+ * io_uring one instead: a recv per connection, a send of what it got when
+ * it completes, then the next recv, accepts re-armed, one
+ * io_uring_submit_and_wait per iteration: the ceiling of an io_uring
+ * design, against the epoll ceiling above (the clients stay the same).
  *
  * Prints: E echo impl=ref-c conns=64 msg_bytes=64 msgs_per_s=... wall_s=...
  * Exits non-zero on any error or a wrong echo. */
@@ -17,6 +23,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +109,65 @@ static void serve(int lfd) {
   }
 }
 
+#ifdef ECHO_REF_URING
+#include <liburing.h>
+
+#define URING_MAXC 4096
+enum { OP_ACCEPT, OP_RECV, OP_SEND };
+#define UD(op, fd) ((uint64_t)(op) << 32 | (uint32_t)(fd))
+
+static void serve_uring(int lfd) {
+  struct io_uring ring;
+  if (io_uring_queue_init(512, &ring, 0) < 0)
+    _exit(3);
+  static char *bufs[URING_MAXC];
+  struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+  io_uring_prep_accept(sqe, lfd, NULL, NULL, 0);
+  io_uring_sqe_set_data64(sqe, UD(OP_ACCEPT, lfd));
+  for (;;) {
+    if (io_uring_submit_and_wait(&ring, 1) < 0 && errno != EINTR)
+      _exit(1);
+    struct io_uring_cqe *cqe;
+    unsigned head, n = 0;
+    io_uring_for_each_cqe(&ring, head, cqe) {
+      n++;
+      uint64_t ud = io_uring_cqe_get_data64(cqe);
+      int op = (int)(ud >> 32), fd = (int)(uint32_t)ud, res = cqe->res;
+      if (op == OP_ACCEPT) {
+        if (res >= 0 && res < URING_MAXC) {
+          nodelay(res);
+          if (!bufs[res])
+            bufs[res] = malloc(64 * 1024);
+          sqe = io_uring_get_sqe(&ring);
+          io_uring_prep_recv(sqe, res, bufs[res], 64 * 1024, 0);
+          io_uring_sqe_set_data64(sqe, UD(OP_RECV, res));
+        }
+        sqe = io_uring_get_sqe(&ring);
+        io_uring_prep_accept(sqe, lfd, NULL, NULL, 0);
+        io_uring_sqe_set_data64(sqe, UD(OP_ACCEPT, lfd));
+      } else if (op == OP_RECV) {
+        if (res <= 0) {
+          close(fd);
+          continue;
+        }
+        sqe = io_uring_get_sqe(&ring);
+        io_uring_prep_send(sqe, fd, bufs[fd], (size_t)res, MSG_WAITALL);
+        io_uring_sqe_set_data64(sqe, UD(OP_SEND, fd));
+      } else {
+        if (res < 0) {
+          close(fd);
+          continue;
+        }
+        sqe = io_uring_get_sqe(&ring);
+        io_uring_prep_recv(sqe, fd, bufs[fd], 64 * 1024, 0);
+        io_uring_sqe_set_data64(sqe, UD(OP_RECV, fd));
+      }
+    }
+    io_uring_cq_advance(&ring, n);
+  }
+}
+#endif
+
 /* ---- clients ---- */
 
 typedef struct {
@@ -110,8 +177,15 @@ typedef struct {
 } conn_t;
 
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: echo_ref SECONDS CONNS MSG_BYTES\n");
+  bool uring = argc == 5 && strcmp(argv[4], "uring") == 0;
+#ifndef ECHO_REF_URING
+  if (uring) {
+    fprintf(stderr, "echo_ref: built without liburing\n");
+    return 2;
+  }
+#endif
+  if (argc != 4 && !uring) {
+    fprintf(stderr, "usage: echo_ref SECONDS CONNS MSG_BYTES [uring]\n");
     return 2;
   }
   double secs = atof(argv[1]);
@@ -132,6 +206,10 @@ int main(int argc, char **argv) {
   if (pid < 0)
     return 1;
   if (pid == 0) {
+#ifdef ECHO_REF_URING
+    if (uring)
+      serve_uring(lfd);
+#endif
     serve(lfd);
     _exit(0);
   }
@@ -219,7 +297,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "echo_ref: msg=%zu failed\n", msg);
     return 1;
   }
-  printf("E echo impl=ref-c conns=%d msg_bytes=%zu msgs_per_s=%.0f wall_s=%.2f\n", conns,
-         msg, (double)msgs / wall, wall);
+  printf("E echo impl=%s conns=%d msg_bytes=%zu msgs_per_s=%.0f wall_s=%.2f\n",
+         uring ? "ref-c-uring" : "ref-c", conns, msg, (double)msgs / wall, wall);
   return 0;
 }
