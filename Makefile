@@ -34,6 +34,8 @@ DEMO_DEPS := python3-doc python3
 BENCH_DEPS := golang-go python3 python3-uvloop
 # The MPI benchmarks' peer (mpi4py.futures).
 BENCH_DEPS += python3-mpi4py
+# The echo limit reference's io_uring server (bench/peers/echo_ref.c, optional).
+BENCH_DEPS += liburing-dev
 BENCH_DEPS += curl wrk python3-aiohttp
 # W6 (bench/w6_http_server): the load generator and the web server peers.
 BENCH_DEPS += wrk nginx-light h2o python3-aiohttp python3-tornado

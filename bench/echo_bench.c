@@ -8,16 +8,25 @@
  *
  *   echo_bench [seconds per size (default 3; 1 with BENCH_QUICK=1)] [conns (default 64)]
  *
- * Prints, per message size:
+ * Per message size it first runs the limit reference (peers/echo_ref.c, the
+ * echo_ref program next to this one: plain epoll, one read and one write
+ * per message, the same two-process layout), then concur, so the two are
+ * measured side by side in the same invocation. Prints, per size:
+ *   E echo impl=ref-c conns=64 msg_bytes=64 msgs_per_s=... wall_s=...
  *   E echo impl=concur conns=64 msg_bytes=64 msgs_per_s=... wall_s=...
+ * (BENCH_ECHO_REF=0 leaves the reference out; BENCH_ECHO_URING=1 adds the
+ * reference's io_uring server, impl=ref-c-uring; BENCH_ECHO_SIZE=64 or
+ * 16384 runs one size.)
  * A message is one round trip (request + echo). Every echo is compared
  * with what was sent; a mismatch or error exits non-zero.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include <concur.h>
@@ -27,19 +36,31 @@
 /* ---- server (child process)
  * ------------------------------------------------------------- */
 
+/* One buffer per connection: a write that suspends (a 16 KiB echo the
+ * socket does not take at once) still reads from it, so a buffer shared by
+ * the loop's connections would be overwritten by the next one's read. */
 static intptr_t echo_handler(cc_stream_t *s, void *arg) {
   (void)arg;
-  static _Thread_local char buf[64 * 1024];
+  enum { BUF = 64 * 1024 };
+  char *buf = malloc(BUF);
+  if (!buf)
+    return -ENOMEM;
+  intptr_t r;
   for (;;) {
-    ssize_t n = cc_stream_read(s, buf, sizeof buf, CC_FOREVER);
-    if (n <= 0)
-      return n;
-    if (cc_stream_write(s, buf, (size_t)n, CC_FOREVER) < 0)
-      return -EPIPE;
-    int r = cc_stream_flush(s, CC_FOREVER);
-    if (r < 0)
-      return r;
+    ssize_t n = cc_stream_read(s, buf, BUF, CC_FOREVER);
+    if (n <= 0) {
+      r = n;
+      break;
+    }
+    if (cc_stream_write(s, buf, (size_t)n, CC_FOREVER) < 0) {
+      r = -EPIPE;
+      break;
+    }
+    if ((r = cc_stream_flush(s, CC_FOREVER)) < 0)
+      break;
   }
+  free(buf);
+  return r;
 }
 
 static intptr_t server_main(void *arg) {
@@ -74,11 +95,21 @@ static intptr_t client(void *arg) {
   unsigned k = 0;
   while (cc_now() < p->end) {
     out[0] = (char)k++; /* a different message every time */
-    if (cc_stream_write(s, out, p->msg, cc_deadline_in(5000)) < 0 ||
-        cc_stream_flush(s, cc_deadline_in(5000)) < 0 ||
-        cc_stream_read_exactly(s, in, p->msg, cc_deadline_in(5000)) != (ssize_t)p->msg ||
-        memcmp(out, in, p->msg) != 0) {
-      p->errors++;
+    ssize_t e;
+    const char *op = NULL;
+    if ((e = cc_stream_write(s, out, p->msg, cc_deadline_in(5000))) < 0)
+      op = "write";
+    else if ((e = cc_stream_flush(s, cc_deadline_in(5000))) < 0)
+      op = "flush";
+    else if ((e = cc_stream_read_exactly(s, in, p->msg, cc_deadline_in(5000))) !=
+             (ssize_t)p->msg)
+      op = "read_exactly";
+    else if (memcmp(out, in, p->msg) != 0)
+      op = "compare";
+    if (op) {
+      if (!p->errors++)
+        fprintf(stderr, "echo_bench: msg=%zu: %s: %zd (%s)\n", p->msg, op, e,
+                e < 0 ? cc_strerror((int)e) : "short or wrong echo");
       rc = -EPROTO;
       break;
     }
@@ -99,6 +130,30 @@ static intptr_t phase_main(void *arg) {
   int r = cc_gather(t, (size_t)p->conns, NULL);
   free(t);
   return r;
+}
+
+/* Runs the limit reference for one size; its result line goes to our
+ * stdout. A missing or failing reference is reported, never fatal. */
+static void run_ref(const char *self, long long secs, int conns, size_t msg, bool uring) {
+  const char *e = getenv("BENCH_ECHO_REF");
+  if (e && strcmp(e, "0") == 0)
+    return;
+  char path[PATH_MAX], a1[32], a2[32], a3[32];
+  const char *slash = strrchr(self, '/');
+  snprintf(path, sizeof path, "%.*secho_ref", slash ? (int)(slash - self + 1) : 0, self);
+  snprintf(a1, sizeof a1, "%lld", secs);
+  snprintf(a2, sizeof a2, "%d", conns);
+  snprintf(a3, sizeof a3, "%zu", msg);
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl(path, path, a1, a2, a3, uring ? "uring" : (char *)NULL, (char *)NULL);
+    _exit(127);
+  }
+  int st = 0;
+  if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    fprintf(stderr, "echo_bench: the limit reference %s did not run (status %d)\n", path,
+            WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
 int main(int argc, char **argv) {
@@ -124,7 +179,14 @@ int main(int argc, char **argv) {
   close(lfd);
   int fail = 0;
   const size_t sizes[] = {64, 16384};
+  const char *only = getenv("BENCH_ECHO_SIZE"); /* one size only, e.g. 16384 */
   for (int i = 0; i < 2 && !fail; i++) {
+    if (only && (size_t)atol(only) != sizes[i])
+      continue;
+    run_ref(argv[0], secs, conns, sizes[i], false);
+    const char *u = getenv("BENCH_ECHO_URING");
+    if (u && strcmp(u, "1") == 0)
+      run_ref(argv[0], secs, conns, sizes[i], true);
     phase_t p = {.port = port, .conns = conns, .msg = sizes[i]};
     double t0 = bench_now();
     p.end = cc_now() + secs * 1000;

@@ -76,6 +76,7 @@ int cc__fd_wait(int fd, unsigned events, int64_t deadline) {
     io_evict(l, s);
     s->registered = 1;
     s->ready = 0;
+    s->hup = 0;
   } else if (!s->registered) {
     int r = cc__poller_add(l->poller, fd, CC__POLL_IN | CC__POLL_OUT, 0);
     if (r == -EEXIST)
@@ -85,6 +86,7 @@ int cc__fd_wait(int fd, unsigned events, int64_t deadline) {
     l->poller_ctls++;
     s->registered = 1;
     s->ready = 0;
+    s->hup = 0;
   } else if (s->ready & events) {
     /* An edge arrived since the caller's last wait: let it retry first. */
     s->ready &= (uint8_t)~events;
@@ -111,6 +113,13 @@ int cc__fd_wait(int fd, unsigned events, int64_t deadline) {
   if (r == 0)
     s->ready &= (uint8_t)~events;
   return r;
+}
+
+int cc__fd_wait_more(int fd, int64_t deadline) {
+  cc_loop_t *l = cc__tl_loop;
+  if (l && l->current && fd >= 0 && (size_t)fd < l->nfds && l->fds[fd].hup)
+    return 0;
+  return cc__fd_wait(fd, CC__READ, deadline);
 }
 
 int cc__poll_fd(int fd, unsigned events, int64_t deadline) {
@@ -171,6 +180,8 @@ void cc__fd_ready(cc_loop_t *l, const cc__poll_event_t *pe) {
   if (CC_UNLIKELY(pe->tag != 0))
     return; /* a watcher's, stopped earlier in this batch */
   unsigned ev = pe->events;
+  if (CC_UNLIKELY(ev & CC__POLL_HUP))
+    s->hup = 1;
   if (ev & CC__READ) {
     if (s->rd) {
       cc__wake(s->rd, s->rtok, 0);
@@ -250,6 +261,7 @@ int cc__io_start(cc_loop_t *l, cc__io_t *w, unsigned events) {
   l->poller_ctls++;
   s->registered = 0;
   s->ready = 0;
+  s->hup = 0;
   s->io = w;
   w->loop = l;
   w->tag = tag;
@@ -270,6 +282,7 @@ void cc__io_stop(cc__io_t *w) {
   l->poller_ctls++;
   s->io = NULL;
   s->ready = 0;
+  s->hup = 0;
   w->active = false;
   w->events = 0;
   l->nio--;

@@ -118,6 +118,7 @@ typedef struct cc__fdslot {
   struct cc__io *io;  /* the callback watcher on this fd, if any */
   uint8_t registered; /* in the poller, edge-triggered, for tasks */
   uint8_t ready;      /* CC__READ/CC__WRITE edges seen with nobody waiting */
+  uint8_t hup;        /* an event said hang-up or error (cc__fd_wait_more) */
 } cc__fdslot_t;
 
 typedef struct cc__task_slab {
@@ -130,8 +131,9 @@ struct cc_loop {
   cc_task_t *current;  /* running task; NULL in the loop's own context */
   cc__ctx_t sched_ctx; /* the loop's own context, on the thread stack */
   cc_task_t *rq_head, *rq_tail;
-  unsigned budget; /* switches left before the loop must poll */
-  int64_t now;     /* cached cc_now(), refreshed on every poll */
+  unsigned budget;   /* switches left before the loop checks the clock */
+  int64_t polled_ns; /* CLOCK_MONOTONIC of the last poll (cc__budget_renew) */
+  int64_t now;       /* cached cc_now(), refreshed on every poll */
   cc__timers_t timers;
   cc__poller_t *poller;
   cc__stack_pool_t stacks;
@@ -187,8 +189,12 @@ struct cc_loop {
 #define CC__TLS _Thread_local __attribute__((tls_model("initial-exec")))
 extern CC__TLS cc_loop_t *cc__tl_loop;
 
+/* Inlined even where the compiler would rather not (a primitive with
+ * several park sites): a call here costs more than the code it saves. */
+#define CC__HOT __attribute__((always_inline))
+
 /* Run queue. */
-static inline void cc__rq_push(cc_loop_t *l, cc_task_t *t) {
+static inline CC__HOT void cc__rq_push(cc_loop_t *l, cc_task_t *t) {
   t->rq_next = NULL;
   if (l->rq_tail)
     l->rq_tail->rq_next = t;
@@ -197,7 +203,7 @@ static inline void cc__rq_push(cc_loop_t *l, cc_task_t *t) {
   l->rq_tail = t;
 }
 
-static inline cc_task_t *cc__rq_pop(cc_loop_t *l) {
+static inline CC__HOT cc_task_t *cc__rq_pop(cc_loop_t *l) {
   cc_task_t *t = l->rq_head;
   if (t) {
     l->rq_head = t->rq_next;
@@ -278,7 +284,7 @@ static inline void cc__task_free(cc_loop_t *l, cc_task_t *t) {
 /* Everything a context does first when it is resumed: tell the sanitizers,
  * then release the stack of a task that ended on the way here (it could
  * not free the stack it was running on). */
-static inline void cc__after_switch(cc_loop_t *l, void *fake) {
+static inline CC__HOT void cc__after_switch(cc_loop_t *l, void *fake) {
   CC__ASAN_FINISH(fake);
   cc_task_t *z = l->zombie;
   if (CC_UNLIKELY(z != NULL)) {
@@ -289,8 +295,8 @@ static inline void cc__after_switch(cc_loop_t *l, void *fake) {
 
 /* Switches from context `from` (the running task `self`, or the loop's own
  * context when self is NULL) to task `to` (or the loop's own context). */
-static inline void cc__switch_to(cc_loop_t *l, cc_task_t *self, cc_task_t *to,
-                                 bool dying) {
+static inline CC__HOT void cc__switch_to(cc_loop_t *l, cc_task_t *self, cc_task_t *to,
+                                         bool dying) {
   cc__ctx_t *from = self ? &self->ctx : &l->sched_ctx;
 #ifdef CC__ASAN
   void **fake = self ? &self->asan_fake : &l->sched_asan_fake;
@@ -319,8 +325,15 @@ static inline void cc__switch_to(cc_loop_t *l, cc_task_t *self, cc_task_t *to,
 }
 
 /* The next task to run, or NULL when the loop's own context should run. */
-static inline cc_task_t *cc__pick(cc_loop_t *l) {
-  while (l->budget && l->rq_head) {
+/* Called when the switch budget is spent: true (budget renewed) if the
+ * loop polled less than CC__POLL_EVERY_NS ago, false if it must poll now.
+ * (loop.c) */
+bool cc__budget_renew(cc_loop_t *l);
+
+static inline CC__HOT cc_task_t *cc__pick(cc_loop_t *l) {
+  while (l->rq_head) {
+    if (CC_UNLIKELY(!l->budget) && !cc__budget_renew(l))
+      return NULL;
     l->budget--;
     cc_task_t *t = cc__rq_pop(l);
     if (CC_LIKELY(t->stack != NULL) || cc__prepare_slow(l, t))
@@ -329,7 +342,7 @@ static inline cc_task_t *cc__pick(cc_loop_t *l) {
   return NULL;
 }
 
-static inline void cc__run_next_inl(cc_loop_t *l, cc_task_t *self, bool dying) {
+static inline CC__HOT void cc__run_next_inl(cc_loop_t *l, cc_task_t *self, bool dying) {
   cc_task_t *next = cc__pick(l);
   if (next == self) { /* yielded with nobody else to run */
     self->state = CC__RUNNING;
@@ -338,7 +351,7 @@ static inline void cc__run_next_inl(cc_loop_t *l, cc_task_t *self, bool dying) {
   cc__switch_to(l, self, next, dying);
 }
 
-static inline void cc__make_ready_inl(cc_loop_t *l, cc_task_t *t, int r) {
+static inline CC__HOT void cc__make_ready_inl(cc_loop_t *l, cc_task_t *t, int r) {
   if (t->timer.where)
     cc__timers_del(&l->timers, &t->timer);
   t->wake_result = r;
@@ -348,7 +361,7 @@ static inline void cc__make_ready_inl(cc_loop_t *l, cc_task_t *t, int r) {
 
 /* Same-loop wake-up inline; other threads go through the inbox. Returns
  * whether it was delivered (see cc__wake in loop/sched.h). */
-static inline bool cc__wake_inl(cc_task_t *t, uint64_t token, int result) {
+static inline CC__HOT bool cc__wake_inl(cc_task_t *t, uint64_t token, int result) {
   cc_loop_t *l = t->loop;
   if (CC_LIKELY(cc__tl_loop == l)) {
     if (t->state != CC__PARKED || t->token != token)
@@ -369,8 +382,8 @@ static inline cc_task_t *cc__current(void) {
 /* cc__park() for callers that already know the loop and the running task.
  * The common case (no deadline, not cancelled) makes no call but the
  * context switch itself. */
-static inline int cc__park_inl(cc_loop_t *l, cc_task_t *self, const char *what,
-                               const void *obj, int64_t deadline) {
+static inline CC__HOT int cc__park_inl(cc_loop_t *l, cc_task_t *self, const char *what,
+                                       const void *obj, int64_t deadline) {
   if (CC_UNLIKELY(deadline >= 0 || self->deadline >= 0 || self->cancelled)) {
     int r = cc__park_slow(l, self, deadline);
     if (r < 0)

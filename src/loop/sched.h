@@ -95,6 +95,14 @@ cc_loop_t *cc__task_loop(const cc_task_t *t);
  * it), or -ETIMEDOUT / -ECANCELED / -EBADF. */
 int cc__fd_wait(int fd, unsigned events, int64_t deadline);
 
+/* cc__fd_wait(fd, CC__READ, deadline) for a reader whose last read was
+ * short, i.e. that emptied the socket: returns 0 at once if the loop has
+ * seen the peer hang up (or an error) on the fd, since the FIN may have
+ * come with the data that read took and no further edge would follow;
+ * otherwise waits for the next edge (at once if one came since). Lets a
+ * request/response reader skip the read that would say EAGAIN. */
+int cc__fd_wait_more(int fd, int64_t deadline);
+
 /* The same wait for a plain thread: blocks the calling thread in poll(2)
  * until `fd` is ready or the deadline passes (an error or hang-up counts as
  * ready). Returns 0, -ETIMEDOUT, -EBADF or another -errno. Callers that may
@@ -150,10 +158,22 @@ static inline void cc__wlist_remove(cc__wlist_t *l, cc__waiter_t *w) {
   l->n--;
 }
 
+/* Unlinks `w`, the head of `l` (cheaper than cc__wlist_remove). */
+static inline void cc__wlist_pop_head(cc__wlist_t *l, cc__waiter_t *w) {
+  cc__waiter_t *n = w->next;
+  l->head = n;
+  if (n)
+    n->prev = NULL;
+  else
+    l->tail = NULL;
+  w->linked = false;
+  l->n--;
+}
+
 static inline cc__waiter_t *cc__wlist_pop(cc__wlist_t *l) {
   cc__waiter_t *w = l->head;
   if (w)
-    cc__wlist_remove(l, w);
+    cc__wlist_pop_head(l, w);
   return w;
 }
 

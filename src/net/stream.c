@@ -14,10 +14,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "concur/error.h"
 #include "concur/net.h"
 #include "concur/stream.h"
+#include "loop/sched.h"
+#include "net/net_int.h"
 #include "net/stream_int.h"
 
 #define CC_STREAM_DEFAULT_BUF   (16 * 1024)
@@ -26,8 +29,26 @@
 
 /* ---- plain transport ------------------------------------------------------- */
 
+/* After a short read the socket was empty, so in request/response traffic
+ * the next read would say EAGAIN (the reply is not there yet): wait for the
+ * readiness edge first instead. The wait returns at once when an edge came
+ * since (the loop remembers edges nobody waited for), and an edge-triggered
+ * registration reports any data that arrives after the read, so nothing
+ * is missed. Saves one system call per message (measured with strace on
+ * bench/echo_bench: 1.8 reads per message said EAGAIN). */
 static ssize_t plain_read(cc_stream_t *s, void *buf, size_t n, int64_t dl) {
-  return cc_read(s->fd, buf, n, dl);
+  if (s->drained) {
+    s->drained = false;
+    if (cc__self() != NULL) {
+      int w = cc__fd_wait_more(s->fd, dl);
+      if (w == -ETIMEDOUT || w == -ECANCELED)
+        return w;
+    }
+  }
+  ssize_t r = cc_read(s->fd, buf, n, dl);
+  if (r > 0 && (size_t)r < n)
+    s->drained = true;
+  return r;
 }
 static ssize_t plain_write(cc_stream_t *s, const void *buf, size_t n, int64_t dl) {
   return cc_write(s->fd, buf, n, dl);
@@ -194,13 +215,58 @@ static int unread(cc_stream_t *s, const void *buf, size_t n) {
   return 0;
 }
 
+/* The direct read of a large remainder on a plain stream: one readv into
+ * the caller's buffer and the (empty) stream buffer behind it, so that the
+ * bytes that follow the message are kept, and a read that comes back short
+ * is known to have emptied the socket (plain_read's wait-first then saves
+ * the next message's EAGAIN read; a plain read of exactly the remainder
+ * could not tell). Returns at most n. */
+static ssize_t plain_read_into(cc_stream_t *s, void *buf, size_t n, int64_t dl) {
+  if (!s->rbuf && !(s->rbuf = malloc(s->rcap)))
+    return s->tp->read(s, buf, n, dl);
+  s->rpos = s->rend = 0;
+  if (s->drained) {
+    s->drained = false;
+    if (cc__self() != NULL) {
+      int w = cc__fd_wait_more(s->fd, dl);
+      if (w == -ETIMEDOUT || w == -ECANCELED)
+        return w;
+    }
+  }
+  int f = cc__net_fair();
+  if (f < 0)
+    return f;
+  struct iovec iov[2] = {{buf, n}, {s->rbuf, s->rcap}};
+  for (;;) {
+    ssize_t r = readv(s->fd, iov, 2);
+    if (r >= 0) {
+      if ((size_t)r < n + s->rcap && r > 0)
+        s->drained = true;
+      if ((size_t)r > n) {
+        s->rend = (size_t)r - n;
+        return (ssize_t)n;
+      }
+      return r;
+    }
+    if (errno == EINTR)
+      continue;
+    if (errno != EAGAIN)
+      return -errno;
+    int w = cc__net_wait(s->fd, CC__READ, dl);
+    if (w < 0)
+      return w;
+  }
+}
+
 ssize_t cc_stream_read_exactly(cc_stream_t *s, void *buf, size_t n, int64_t deadline) {
   size_t got = s->rend > s->rpos ? take(s, buf, n) : 0;
   while (got < n) {
     size_t left = n - got;
     ssize_t r;
     if (left >= s->rcap) {
-      r = s->tp->read(s, (char *)buf + got, left, deadline);
+      r = s->tp == &plain_tp && s->rpos == s->rend
+              ? plain_read_into(s, (char *)buf + got, left, deadline)
+              : s->tp->read(s, (char *)buf + got, left, deadline);
       if (r > 0)
         got += (size_t)r;
     } else {

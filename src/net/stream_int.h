@@ -20,8 +20,9 @@ struct cc_stream {
   void *tls; /* SSL * for TLS streams, else NULL */
   int fd;
   bool own_fd;
-  int werr;   /* sticky hard write error */
-  char *rbuf; /* rbuf[rpos..rend) is buffered input */
+  bool drained; /* the last plain read was short: the socket was empty */
+  int werr;     /* sticky hard write error */
+  char *rbuf;   /* rbuf[rpos..rend) is buffered input */
   size_t rcap, rpos, rend;
   size_t limit;
   char *wbuf; /* wbuf[0..wlen) is queued output */

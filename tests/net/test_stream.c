@@ -118,6 +118,52 @@ TEST(stream_eof_partial) {
   cc_test_run(eof_main, NULL);
 }
 
+/* After a short read a plain stream waits for the next edge before it
+ * reads again (no read that says EAGAIN): the reply that comes later wakes
+ * it, and a FIN that came with the data the short read took (one edge for
+ * both, seen while the reader was parked) still ends the stream at once. */
+static intptr_t fin_writer(void *arg) {
+  int a = (int)(intptr_t)arg;
+  cc_sleep(20);
+  if (cc_write(a, "ping", 4, CC_FOREVER) != 4)
+    return -1;
+  cc_sleep(20);
+  /* Data and FIN in the same turn: the parked reader sees one edge. */
+  if (cc_write(a, "abc", 3, CC_FOREVER) != 3)
+    return -1;
+  cc_shutdown(a, SHUT_WR);
+  return 0;
+}
+
+static intptr_t short_read_main(void *arg) {
+  int a, b;
+  tcp_pair(&a, &b);
+  cc_stream_t *s;
+  ASSERT_OK(cc_stream_new(&s, b, NULL));
+  cc_task_t *w;
+  ASSERT_OK(cc_spawn(&w, fin_writer, (void *)(intptr_t)a));
+  char buf[64];
+  ASSERT_EQ(cc_stream_read(s, buf, sizeof buf, cc_deadline_in(2000)), 4); /* short */
+  ASSERT_EQ(memcmp(buf, "ping", 4), 0);
+  ASSERT_EQ(cc_stream_read(s, buf, sizeof buf, cc_deadline_in(2000)),
+            3); /* waits first */
+  ASSERT_EQ(memcmp(buf, "abc", 3), 0);
+  int64_t t0 = cc_now();
+  ASSERT_EQ(cc_stream_read(s, buf, sizeof buf, cc_deadline_in(2000)),
+            0); /* EOF at once */
+  ASSERT_LT(cc_now() - t0, 1000);
+  intptr_t wr;
+  ASSERT_OK(cc_join(w, &wr));
+  ASSERT_EQ(wr, 0);
+  cc_stream_free(s);
+  cc_close(a);
+  return 0;
+}
+
+TEST(stream_short_read_waits_then_sees_fin) {
+  cc_test_run(short_read_main, NULL);
+}
+
 /* A read that times out keeps what it received. */
 static intptr_t deadline_main(void *arg) {
   int a, b;

@@ -15,6 +15,7 @@
 #define CC__POLL_IN    1u /* readable, or the peer shut its side down */
 #define CC__POLL_OUT   2u /* writable */
 #define CC__POLL_LEVEL 4u /* (add/mod only) level-triggered; edge otherwise */
+#define CC__POLL_HUP   8u /* (reported only) the peer hung up, or an error: sticky */
 
 typedef struct cc__poller cc__poller_t;
 

@@ -77,6 +77,8 @@ int cc__poller_wait(cc__poller_t *p, int timeout_ms, cc__poll_event_t *out, int 
       r |= CC__POLL_OUT;
     if (e & (EPOLLERR | EPOLLHUP))
       r |= CC__POLL_IN | CC__POLL_OUT;
+    if (e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+      r |= CC__POLL_HUP;
     uint64_t d = p->evs[i].data.u64;
     out[i].fd = (int)(uint32_t)d;
     out[i].tag = (uint32_t)(d >> 32);
