@@ -934,6 +934,35 @@ static void error_close(conn_t *c, int status) {
   c->linger = true;
 }
 
+/* A streaming handler returned without reading all of its body: read the
+ * rest and throw it away, so that the keep-alive connection survives, up to
+ * DRAIN_MAX bytes (and the route's body limit) within body_timeout_ms in
+ * all. The response goes out first (the client may wait for it). Returns
+ * false when the connection must close instead: the client is gone, the
+ * response closes it anyway, it was never told to send the body
+ * (Expect: 100-continue unanswered), or the rest is too big or too slow. */
+#define DRAIN_MAX (1024 * 1024)
+
+static bool drain_body(conn_t *c) {
+  cc_req_t *r = &c->req;
+  if (c->dead || c->close || c->fd < 0 || (r->expect_continue && !r->continue_sent))
+    return false;
+  if (cc__h1_flush(c) < 0)
+    return false;
+  int64_t end = dl_in(c->w->srv->o.body_timeout_ms);
+  size_t total = 0;
+  char tmp[2048];
+  while (!c->msg_done) {
+    ssize_t k = cc_req_read(r, tmp, sizeof tmp);
+    if (k < 0 || (k == 0 && !c->msg_done))
+      return false;
+    total += (size_t)k;
+    if (total > DRAIN_MAX || (cc__tl_loop && cc__tl_loop->now > end))
+      return false;
+  }
+  return true;
+}
+
 int cc__h1_process(conn_t *c) {
   cc__worker_date(c->w);
   while (c->rpos < c->rlen && !c->close) {
@@ -947,9 +976,10 @@ int cc__h1_process(conn_t *c) {
       const char *pos = llhttp_get_error_pos(&c->p);
       c->rpos = (size_t)(pos - c->rbuf);
       llhttp_resume(&c->p);
-      dispatch(c);        /* a streaming handler parses the rest of its body */
-      if (!c->msg_done) { /* it did not read all of it: no way to go on */
+      dispatch(c); /* a streaming handler parses the rest of its body */
+      if (!c->msg_done && !drain_body(c)) { /* it left part unread */
         c->close = true;
+        c->linger = !c->dead; /* so that the client still reads the answer */
         return 1;
       }
       c->msg_done = false;

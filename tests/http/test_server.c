@@ -356,6 +356,21 @@ static int h_upload(cc_req_t *r, void *arg) {
   return cc_resp_send(r, 200, "text/plain", out, (size_t)k);
 }
 
+/* Reads only the first 10 bytes of its body. */
+static int h_partial(cc_req_t *r, void *arg) {
+  char buf[10];
+  size_t got = 0;
+  while (got < sizeof buf) {
+    ssize_t n = cc_req_read(r, buf + got, sizeof buf - got);
+    if (n <= 0)
+      break;
+    got += (size_t)n;
+  }
+  char out[32];
+  int k = snprintf(out, sizeof out, "got %.*s", (int)got, buf);
+  return cc_resp_send(r, 200, "text/plain", out, (size_t)k);
+}
+
 static cc_server_t *mk_body(void) {
   cc_server_t *s = mk(NULL);
   ASSERT_OK(cc_server_route(s, "POST", "/json", h_json, NULL));
@@ -363,6 +378,9 @@ static cc_server_t *mk_body(void) {
   ASSERT_OK(cc_server_route_opts(s, "POST", "/upload", h_upload, NULL, &ro));
   cc_route_opts_t small = {.stream_body = true, .max_body = 1000};
   ASSERT_OK(cc_server_route_opts(s, "POST", "/small", h_upload, NULL, &small));
+  cc_route_opts_t big = {.stream_body = true, .max_body = 8u << 20};
+  ASSERT_OK(cc_server_route_opts(s, "POST", "/partial", h_partial, NULL, &big));
+  ASSERT_OK(cc_server_route_opts(s, "POST", "/ignore", h_plain, NULL, &big));
   return s;
 }
 
@@ -422,5 +440,59 @@ TEST(streamed_upload) {
       break;
   ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 413);
   close(fd);
+  tsrv_stop(&t);
+}
+
+TEST(streamed_upload_unread_drained) {
+  tsrv_t t;
+  tsrv_start(&t, mk_body());
+  char buf[8192];
+  static char body[2u << 20];
+  memset(body, 'z', sizeof body);
+  memcpy(body, "0123456789", 10);
+  /* 100 KB with Content-Length, the handler reads 10 bytes: the rest is
+   * drained and the pipelined request after it is answered. */
+  int fd = tconnect(t.port);
+  tsend(fd, "POST /partial HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n");
+  ASSERT_EQ(send(fd, body, 100000, MSG_NOSIGNAL), 100000);
+  tsend(fd, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  ASSERT_NOT_NULL(strstr(buf, "\r\n\r\ngot 0123456789"));
+  ASSERT_NULL(strstr(buf, "Connection: close"));
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  ASSERT_NOT_NULL(strstr(buf, "Hello, World!"));
+  /* Chunked, on the same connection. */
+  tsend(fd, "POST /partial HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "c\r\nabcdefghijkl\r\n5\r\nmnopq\r\n0\r\n\r\n"
+            "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  ASSERT_NOT_NULL(strstr(buf, "\r\n\r\ngot abcdefghij"));
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  ASSERT_NOT_NULL(strstr(buf, "Hello, World!"));
+  close(fd);
+  /* 2 MiB left unread, past the drain bound of 1 MiB: answered, then the
+   * connection closes. */
+  fd = tconnect(t.port);
+  tsend(fd, "POST /partial HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n\r\n");
+  size_t off = 0;
+  while (off < sizeof body) {
+    ssize_t k = send(fd, body + off, sizeof body - off, MSG_NOSIGNAL);
+    if (k <= 0)
+      break; /* the server closed after the bound */
+    off += (size_t)k;
+  }
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  ASSERT_NOT_NULL(strstr(buf, "got 0123456789"));
+  ASSERT_TRUE(tclosed(fd));
+  close(fd);
+  /* Expect: 100-continue and nothing read: no 100, the answer, a close. */
+  fd = tconnect(t.port);
+  tsend(fd, "POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 50000\r\n"
+            "Expect: 100-continue\r\n\r\n");
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  ASSERT_TRUE(tclosed(fd));
+  close(fd);
+  /* The server goes on. */
+  ASSERT_EQ(tget(t.port, "/plaintext", buf, sizeof buf), 200);
   tsrv_stop(&t);
 }
