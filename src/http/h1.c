@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -327,9 +329,81 @@ static void req_reset(conn_t *c) {
   }
 }
 
+/* ---- a client leaving while its handler is suspended --------------------------------
+ *
+ * A handler that sleeps (or waits for anything but this connection) would
+ * learn that its client left only at its next write. So once it has run
+ * for a sweep tick (SWEEP_MS, so the fast path never pays a poller call), a
+ * callback watcher on the connection's fd looks for the client's EOF or
+ * reset: a readable socket is peeked at (MSG_PEEK consumes nothing), EOF or
+ * an error means gone; data means a pipelined request, left in the socket
+ * for after the handler, and then the watcher pauses (a level-triggered
+ * watch would spin) while the sweep checks the TCP state for a FIN behind
+ * that data. Gone: the connection is marked dead and its task cancelled, so
+ * the handler gets -ECANCELED at its current or next suspension point. The
+ * watcher is stopped before any I/O on the connection (one owner per fd)
+ * and then stays off for the rest of the handler: its writes see the
+ * disconnect themselves. As Go's net/http, a half-close (the client shut
+ * its write side) counts as leaving. */
+
+static bool peer_gone(conn_t *c) {
+  char b;
+  ssize_t k = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (k == 0)
+    return true;
+  if (k < 0)
+    return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+  struct tcp_info ti;
+  socklen_t tl = sizeof ti;
+  if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0)
+    return ti.tcpi_state == TCP_CLOSE_WAIT || ti.tcpi_state == TCP_CLOSE ||
+           ti.tcpi_state == TCP_LAST_ACK;
+  return false;
+}
+
+static void hup_stop(conn_t *c) {
+  c->in_handler = false;
+  if (CC_UNLIKELY(c->hup.active))
+    cc__io_stop(&c->hup);
+}
+
+static void hup_fire(conn_t *c) {
+  hup_stop(c);
+  c->dead = true;
+  c->close = true;
+  if (c->task)
+    cc_cancel(c->task);
+}
+
+static void hup_cb(cc__io_t *io, unsigned events) {
+  (void)events;
+  conn_t *c = io->data;
+  if (peer_gone(c))
+    hup_fire(c);
+  else if (cc__io_start(io->loop, io, 0) < 0) /* pipelined bytes: pause */
+    hup_stop(c);
+}
+
+void cc__h1_sweep(worker_t *w) {
+  for (conn_t *c = w->conns; c; c = c->next) {
+    if (!c->in_handler || c->fd < 0)
+      continue;
+    if (c->hup.active) {
+      if (c->hup.events == 0 && peer_gone(c))
+        hup_fire(c);
+    } else if (c->htick != w->tick) {
+      cc__io_init(&c->hup, c->fd, hup_cb, c);
+      if (cc__io_start(w->loop, &c->hup, CC__READ) < 0)
+        c->in_handler = false; /* e.g. the handler waits on this fd itself */
+    }
+  }
+  w->tick++;
+}
+
 /* ---- output -------------------------------------------------------------------- */
 
 int cc__h1_flush(conn_t *c) {
+  hup_stop(c);
   if (c->wlen == 0)
     return 0;
   if (c->dead)
@@ -878,10 +952,15 @@ static void dispatch(conn_t *c) {
   if (r->m.route) {
     if (srv->o.before)
       rc = srv->o.before(r, srv->o.hook_arg);
-    if (rc == 0)
+    if (rc == 0) {
+      c->in_handler = !r->in_stream && c->fd >= 0;
+      c->htick = w->tick;
       rc = r->m.route->fn(r, r->m.route->arg);
+      hup_stop(c);
+    }
     if (rc < 0) {
-      cc__server_error(w, rc, "handler");
+      if (!(c->dead && rc == -ECANCELED)) /* not when the client left */
+        cc__server_error(w, rc, "handler");
       if (!r->started)
         send_error(c, 500);
       else
@@ -1044,6 +1123,7 @@ int cc__h1_feed(conn_t *c, const void *data, size_t n) {
  */
 
 static ssize_t conn_read(conn_t *c, void *buf, size_t n, int64_t dl) {
+  hup_stop(c);
   if (c->st)
     return cc_stream_read(c->st, buf, n, dl);
   return cc_read(c->fd, buf, n, dl);

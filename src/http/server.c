@@ -417,10 +417,11 @@ static intptr_t worker_main(void *arg) {
    * connections freed back to the kernel (free() leaves it in the heap,
    * between live allocations; malloc_trim releases those pages). */
   while (!atomic_load(&s->stopping)) {
-    int r = cc__park("http server", s, cc_deadline_in(1000));
+    int r = cc__park("http server", s, cc_deadline_in(SWEEP_MS));
     if (r != -ETIMEDOUT)
       break;
-    if (w->trims_pending) {
+    cc__h1_sweep(w); /* clients gone while their handler sleeps (h1.c) */
+    if (w->trims_pending && w->tick % (1000 / SWEEP_MS) == 0) {
       w->trims_pending = 0;
       malloc_trim(0);
     }

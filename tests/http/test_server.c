@@ -1,6 +1,8 @@
 /* The server's core: routing, requests, responses, keep-alive, pipelining,
  * chunked bodies, 100-continue, HTTP/1.0, hooks, shutdown — over raw
  * sockets, so that every byte on the wire is checked. */
+#include <stdatomic.h>
+
 #include "http_test.h"
 
 static int h_plain(cc_req_t *r, void *arg) {
@@ -494,5 +496,92 @@ TEST(streamed_upload_unread_drained) {
   close(fd);
   /* The server goes on. */
   ASSERT_EQ(tget(t.port, "/plaintext", buf, sizeof buf), 200);
+  tsrv_stop(&t);
+}
+
+/* A handler that sleeps without writing: when its client leaves, it must
+ * see -ECANCELED within about a second (not after its 10 s). */
+static _Atomic int slow_rc = 1;
+static _Atomic int64_t slow_ms = -1;
+static int h_slow(cc_req_t *r, void *arg) {
+  int64_t ms = 10000, t0 = cc_now();
+  size_t ql;
+  const char *q = cc_req_query(r, "ms", &ql);
+  if (q)
+    ms = atol(q);
+  int e = cc_sleep(ms);
+  slow_ms = cc_now() - t0;
+  slow_rc = e;
+  if (e < 0)
+    return e;
+  return cc_resp_text(r, 200, "awake");
+}
+
+static int wait_slow(void) {
+  for (int i = 0; i < 500 && slow_rc == 1; i++) /* at most 5 s */
+    usleep(10000);
+  return slow_rc;
+}
+
+TEST(client_gone_cancels_sleeping_handler) {
+  tsrv_t t;
+  cc_server_t *s = mk(NULL);
+  ASSERT_OK(cc_server_route(s, "GET", "/slow", h_slow, NULL));
+  tsrv_start(&t, s);
+  char buf[4096];
+  /* Closes after sending its request: the handler is cancelled. */
+  slow_rc = 1;
+  int fd = tconnect(t.port);
+  tsend(fd, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+  usleep(100000);
+  close(fd);
+  ASSERT_EQ(wait_slow(), -ECANCELED);
+  ASSERT_LT(slow_ms, 2500);
+  /* The same with a pipelined request behind it (a FIN behind unread
+   * bytes, found by the sweep's TCP-state check). */
+  slow_rc = 1;
+  fd = tconnect(t.port);
+  tsend(
+      fd,
+      "GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+  usleep(100000);
+  close(fd);
+  ASSERT_EQ(wait_slow(), -ECANCELED);
+  ASSERT_LT(slow_ms, 2500);
+  /* A reset. */
+  slow_rc = 1;
+  fd = tconnect(t.port);
+  tsend(fd, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+  usleep(100000);
+  struct linger lg = {1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  close(fd);
+  ASSERT_EQ(wait_slow(), -ECANCELED);
+  ASSERT_LT(slow_ms, 2500);
+  /* A client that stays, with a pipelined request behind a handler that
+   * sleeps past two sweep ticks: not cancelled, both answered in order. */
+  slow_rc = 1;
+  fd = tconnect(t.port);
+  tsend(fd, "GET /slow?ms=800 HTTP/1.1\r\nHost: x\r\n\r\n"
+            "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  ASSERT_NOT_NULL(strstr(buf, "awake"));
+  ASSERT_EQ(slow_rc, 0);
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  ASSERT_NOT_NULL(strstr(buf, "Hello, World!"));
+  /* ... and the connection is still good. */
+  tsend(fd, "GET /slow?ms=600 HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  close(fd);
+  /* The server goes on and holds no connection. */
+  ASSERT_EQ(tget(t.port, "/plaintext", buf, sizeof buf), 200);
+  cc_server_stats_t st;
+  for (int i = 0; i < 200; i++) {
+    cc_server_stats(t.srv, &st);
+    if (st.live_conns == 0)
+      break;
+    usleep(10000);
+  }
+  ASSERT_EQ(st.live_conns, 0u);
   tsrv_stop(&t);
 }
