@@ -1217,6 +1217,16 @@ static void trim(conn_t *c) {
   c->w->trims_pending++; /* the worker calls malloc_trim (server.c) */
 }
 
+/* An idle connection whose memory was trimmed may wait for its next
+ * request without a coroutine (its stack page goes back too): plain TCP,
+ * between requests, nothing buffered, not shutting down. */
+#define DORMANT ((ssize_t)-1000000)
+
+static bool dormant_ok(conn_t *c) {
+  return !c->st && c->fd >= 0 && c->idle && !c->in_msg && c->rpos == c->rlen &&
+         c->wlen == 0 && !c->w->stopping && !cc_cancelled();
+}
+
 /* Waits for the next request on an idle keep-alive connection: a read
  * bounded by IDLE_TRIM_MS, then (plain TCP only) the memory trim and a wait
  * for readability until the keep-alive deadline. Returns the bytes read, 0
@@ -1229,6 +1239,10 @@ static ssize_t idle_read(conn_t *c, int64_t ka) {
   if (n != -ETIMEDOUT || cc_cancelled() || cc_now() >= ka)
     return n;
   trim(c);
+  if (dormant_ok(c)) {
+    c->ka_deadline = ka;
+    return DORMANT;
+  }
   int e = cc_fd_wait(c->fd, CC_READABLE, ka);
   if (e < 0)
     return e;
@@ -1254,6 +1268,10 @@ static ssize_t read_more(conn_t *c, int64_t dl) {
     int e = cc_fd_wait(c->fd, CC_READABLE, first);
     if (e == -ETIMEDOUT && first < dl && !cc_cancelled()) {
       trim(c);
+      if (dormant_ok(c)) {
+        c->ka_deadline = dl;
+        return DORMANT;
+      }
       e = cc_fd_wait(c->fd, CC_READABLE, dl);
       if (e == 0)
         e = make_room(c);
@@ -1295,6 +1313,8 @@ intptr_t cc__conn_main(void *arg) {
     c->idle = idle && c->nreq > 0;
     ssize_t n = read_more(c, dl);
     c->idle = false;
+    if (n == DORMANT)
+      return CC__CONN_DORMANT;
     if (n <= 0) {
       if (n == -ETIMEDOUT && !idle && !cc_cancelled())
         error_close(c, 408);

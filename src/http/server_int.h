@@ -202,7 +202,13 @@ struct conn {
    * handler has run for a sweep tick). */
   bool in_handler;
   unsigned htick; /* w->tick when the handler started */
-  cc__io_t hup;
+  cc__io_t hup;   /* also the dormant connection's readability watcher */
+  /* Dormant: idle past IDLE_TRIM_MS with its buffers freed, the connection
+   * has no coroutine at all (server.c): `hup` watches for the next request
+   * and `kat` for the keep-alive deadline; either spawns or closes. */
+  bool dormant;
+  int64_t ka_deadline;
+  cc__cbtimer_t kat;
   cc_req_t req;
 };
 
@@ -218,7 +224,10 @@ int cc__h1_feed(conn_t *c, const void *data, size_t n);
 void cc__h1_free(conn_t *c);
 /* Writes c->wbuf out (or discards it when fd < 0). 0 or a negative code. */
 int cc__h1_flush(conn_t *c);
-/* The connection coroutine. */
+/* The connection coroutine's body. Returns CC__CONN_DORMANT when the
+ * connection went idle and may wait without a coroutine (c->ka_deadline
+ * set; server.c parks it), 0 when it must be closed. */
+#define CC__CONN_DORMANT 1
 intptr_t cc__conn_main(void *arg);
 /* Every SWEEP_MS, from the worker's main task: arms the disconnect watcher
  * of every connection whose handler has been running since the last sweep

@@ -585,3 +585,49 @@ TEST(client_gone_cancels_sleeping_handler) {
   ASSERT_EQ(st.live_conns, 0u);
   tsrv_stop(&t);
 }
+
+/* An idle keep-alive connection gives up its coroutine after a second
+ * (dormant: a watcher and a timer stand in for it): the next request wakes
+ * it, the keep-alive deadline closes it, and shutdown closes the rest. */
+TEST(dormant_idle_connections) {
+  tsrv_t t;
+  cc_server_opts_t o = {.loops = 1, .keepalive_timeout_ms = 2500};
+  tsrv_start(&t, mk(&o));
+  char buf[4096];
+  int a = tconnect(t.port), b = tconnect(t.port), d = tconnect(t.port);
+  tsend(a, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(tread_resp(a, buf, sizeof buf, NULL), 200);
+  tsend(b, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(tread_resp(b, buf, sizeof buf, NULL), 200);
+  tsend(d, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(tread_resp(d, buf, sizeof buf, NULL), 200);
+  usleep(1500000); /* past the 1 s trim: dormant */
+  /* a: woken by two pipelined requests, answered in order. */
+  tsend(a, "GET /users/7 HTTP/1.1\r\nHost: x\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: "
+           "x\r\n\r\n");
+  ASSERT_EQ(tread_resp(a, buf, sizeof buf, NULL), 200);
+  ASSERT_NOT_NULL(strstr(buf, "id=7"));
+  ASSERT_EQ(tread_resp(a, buf, sizeof buf, NULL), 200);
+  ASSERT_NOT_NULL(strstr(buf, "Hello, World!"));
+  /* d: the client leaves while dormant; the server notices. */
+  close(d);
+  /* b: nothing more; the keep-alive deadline (2.5 s after its request)
+   * closes it. */
+  int64_t t0 = cc_now();
+  ASSERT_TRUE(tclosed(b));
+  ASSERT_LT(cc_now() - t0, 4000);
+  close(b);
+  cc_server_stats_t st;
+  for (int i = 0; i < 300; i++) {
+    cc_server_stats(t.srv, &st);
+    if (st.live_conns == 1)
+      break;
+    usleep(10000);
+  }
+  ASSERT_EQ(st.live_conns, 1u); /* a */
+  /* a goes dormant again; shutdown closes it. */
+  usleep(1300000);
+  tsrv_stop(&t);
+  ASSERT_TRUE(tclosed(a));
+  close(a);
+}
