@@ -4,6 +4,10 @@
  *   w6_http_server --serve PORT [--loops N] [--static DIR]
  *                                         only serve /plaintext (and DIR at
  *                                         /static/) until SIGTERM
+ *   w6_http_server --soak [SECONDS]       W6soak: wrk for SECONDS (60) with
+ *                                         the server's VmRSS sampled each
+ *                                         second; fails if it grows after
+ *                                         the warm-up (bench/run: BENCH_FULL=1)
  *
  * Each server runs as its own process group; wrk loads it from outside;
  * the server's CPU time (user + system of every process of the group over
@@ -76,6 +80,7 @@ static int serve(int port, int loops, const char *dir) {
 
 static char self_path[4096], tmpdir[256], bindir[4096], peersdir[4096];
 static int failed;
+static bool no_go_peer; /* --soak: only concur runs */
 
 static pid_t spawn(char *const argv[], const char *log) {
   pid_t pid = fork();
@@ -588,6 +593,117 @@ static void w6m(impl_t *im, int conns) {
   stop(r.pid);
 }
 
+/* ---- the soak
+ * -------------------------------------------------------------------------------- */
+
+/* VmRSS of one process in KiB (from /proc/<pid>/status), or -1. */
+static long vm_rss_kb(pid_t pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return -1;
+  long kb = -1;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+      break;
+  fclose(f);
+  return kb;
+}
+
+/* `--soak SECONDS`: wrk -t1 -c64 on /plaintext for SECONDS against concur
+ * (1 loop) with its RSS sampled every second; after a warm-up (the first
+ * fifth, at least 5 s) the least-squares slope of the series must be flat.
+ * Prints one W6soak line; exits non-zero on a wrong answer, wrk errors or
+ * growth past 1 MiB per minute after the warm-up. */
+static int soak(int secs) {
+  impl_t c1 = {.name = "concur", .loops = 1, .concur = true};
+  running_t r;
+  if (!start(&c1, &r))
+    return 1;
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "wrk -t1 -c64 -d%ds --latency http://127.0.0.1:%d/plaintext 2>&1", secs,
+           r.port);
+  FILE *f = popen(cmd, "r");
+  if (!f) {
+    stop(r.pid);
+    return 1;
+  }
+  long *s = calloc((size_t)secs + 4, sizeof *s);
+  int n = 0;
+  long rss_max = 0;
+  for (int i = 0; i <= secs && s; i++) { /* a sample a second, 0..secs */
+    long kb = vm_rss_kb(r.pid);
+    if (kb < 0)
+      break;
+    s[n++] = kb;
+    if (kb > rss_max)
+      rss_max = kb;
+    if (i < secs)
+      sleep(1);
+  }
+  wrk_res_t w = {0};
+  char line[512];
+  while (fgets(line, sizeof line, f)) {
+    double v;
+    long long a, b, c, d;
+    if (sscanf(line, "Requests/sec: %lf", &v) == 1)
+      w.rps = v;
+    else if (sscanf(line, " %lld requests in", &a) == 1)
+      w.requests = a;
+    else if (sscanf(line, " Non-2xx or 3xx responses: %lld", &a) == 1)
+      w.errors += a;
+    else if (sscanf(line,
+                    " Socket errors: connect %lld, read %lld, write %lld, timeout %lld",
+                    &a, &b, &c, &d) == 4)
+      w.errors += a + c;
+  }
+  pclose(f);
+  bool ok = check_get(r.port, "/plaintext", HELLO, sizeof HELLO - 1);
+  long rss_after = vm_rss_kb(r.pid);
+  stop(r.pid);
+  int warm = secs / 5 < 5 ? 5 : secs / 5;
+  double slope = 0; /* KiB per second over the samples after the warm-up */
+  long wmin = 0, wmax = 0;
+  if (n > warm + 2) {
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    int m = 0;
+    wmin = wmax = s[warm];
+    for (int i = warm; i < n; i++, m++) {
+      sx += i, sy += (double)s[i], sxx += (double)i * i, sxy += (double)i * (double)s[i];
+      if (s[i] < wmin)
+        wmin = s[i];
+      if (s[i] > wmax)
+        wmax = s[i];
+    }
+    slope = (m * sxy - sx * sy) / (m * sxx - sx * sx);
+  }
+  printf("# W6soak RSS series (KiB, one a second):");
+  for (int i = 0; i < n; i++)
+    printf(" %ld", s[i]);
+  printf("\n");
+  printf("W6soak http-soak impl=concur loops=1 seconds=%d samples=%d rss_start_mb=%.2f "
+         "rss_warm_mb=%.2f rss_end_mb=%.2f rss_max_mb=%.2f rss_after_warmup_range_kb=%ld "
+         "slope_kb_per_min=%.1f rps=%.0f requests=%lld errors=%lld\n",
+         secs, n, n ? s[0] / 1024.0 : 0, n > warm ? s[warm] / 1024.0 : 0,
+         n ? s[n - 1] / 1024.0 : 0, rss_max / 1024.0, wmax - wmin, slope * 60, w.rps,
+         w.requests, w.errors);
+  fflush(stdout);
+  free(s);
+  (void)rss_after;
+  if (!ok || w.requests == 0 || w.errors) {
+    fprintf(stderr, "# W6soak: wrong answers or wrk errors\n");
+    return 1;
+  }
+  if (slope * 60 > 1024) {
+    fprintf(stderr, "# W6soak: RSS grows %.0f KiB a minute after the warm-up\n",
+            slope * 60);
+    return 1;
+  }
+  return 0;
+}
+
 static void setup(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/w6_bench_XXXXXX");
   if (!mkdtemp(tmpdir)) {
@@ -619,7 +735,7 @@ static void setup(void) {
   /* Go peer, built here (standard library only). */
   char go[600], cmd[2048];
   snprintf(go, sizeof go, "%s/w6_server.go", peersdir);
-  if (access(go, R_OK) == 0 && have("go")) {
+  if (!no_go_peer && access(go, R_OK) == 0 && have("go")) {
     snprintf(cmd, sizeof cmd,
              "cd %s && GO111MODULE=off GOFLAGS=-mod=mod GOCACHE=%s/gocache "
              "GOPATH=/usr/share/gocode "
@@ -649,7 +765,8 @@ int main(int argc, char **argv) {
     }
     return serve(atoi(argv[2]), loops, dir);
   }
-  int secs = (int)bench_arg(argc, argv, 1, getenv("BENCH_QUICK") ? 3 : 10);
+  bool soaking = argc > 1 && strcmp(argv[1], "--soak") == 0;
+  int secs = soaking ? 0 : (int)bench_arg(argc, argv, 1, getenv("BENCH_QUICK") ? 3 : 10);
   if (!have("wrk")) {
     fprintf(stderr, "w6_http_server: wrk is not installed (apt-get install wrk)\n");
     return 1;
@@ -665,7 +782,14 @@ int main(int argc, char **argv) {
     snprintf(peersdir, sizeof peersdir, "%s", pd);
   else
     snprintf(peersdir, sizeof peersdir, "%s", CC_BENCH_PEERS);
+  no_go_peer = soaking;
   setup();
+  if (soaking) {
+    int ss = argc > 2 ? atoi(argv[2]) : 60;
+    int rc = soak(ss > 0 ? ss : 60);
+    cleanup();
+    return rc;
+  }
   impl_t c1 = {.name = "concur", .loops = 1, .concur = true};
   impl_t c2 = {.name = "concur", .loops = 2, .concur = true};
   impl_t ref = {.name = "ref-c", .loops = 1};

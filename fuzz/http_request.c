@@ -5,8 +5,10 @@
  * request (params, query, headers, body) and answer buffered, streamed
  * and error responses. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -68,6 +70,12 @@ static int h_json(cc_req_t *r, void *arg) {
 
 static cc_server_t *srv;
 static worker_t w;
+static char sdir[] = "/tmp/cc_fuzz_static_XXXXXX", sfile[64];
+
+static void rm_static(void) {
+  unlink(sfile);
+  rmdir(sdir);
+}
 
 static void init(void) {
   cc_server_opts_t o = {.loops = 1,
@@ -86,6 +94,17 @@ static void init(void) {
   cc_route_opts_t ro = {.stream_body = true, .max_body = 100};
   cc_server_route_opts(srv, "POST", "/up", h_stream, NULL, &ro);
   cc_server_route(srv, "POST", "/json", h_json, NULL);
+  /* Static files: Range parsing (multipart/byteranges), conditionals. */
+  if (mkdtemp(sdir)) {
+    atexit(rm_static);
+    snprintf(sfile, sizeof sfile, "%s/f.txt", sdir);
+    FILE *f = fopen(sfile, "w");
+    if (f) {
+      fputs("0123456789abcdefghijABCDEFGHIJklmnopqrstKLMNOPQRST", f);
+      fclose(f);
+    }
+    cc_server_static(srv, "/s", sdir);
+  }
   w.srv = srv;
   w.date_sec = -1;
   cc__worker_date(&w);

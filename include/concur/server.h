@@ -284,8 +284,8 @@ CC_EXTERN int cc_resp_status_sent(const cc_req_t *req);
  *   await ws.close()                                cc_ws_close(ws, 1000, "bye")
  * The handler that upgraded owns the WebSocket until it returns (after
  * cc_ws_free); the connection then closes. Pings are answered with pongs,
- * and a close from the client with a close, by the framing library. Plain
- * TCP listeners only (not TLS). */
+ * and a close from the client with a close, by the framing library. Works
+ * on every listener: plain TCP, Unix sockets and TLS (wss://). */
 typedef struct cc_ws cc_ws_t;
 enum {
   CC_WS_TEXT = 1,

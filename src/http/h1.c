@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -328,9 +330,81 @@ static void req_reset(conn_t *c) {
   }
 }
 
+/* ---- a client leaving while its handler is suspended --------------------------------
+ *
+ * A handler that sleeps (or waits for anything but this connection) would
+ * learn that its client left only at its next write. So once it has run
+ * for a sweep tick (SWEEP_MS, so the fast path never pays a poller call), a
+ * callback watcher on the connection's fd looks for the client's EOF or
+ * reset: a readable socket is peeked at (MSG_PEEK consumes nothing), EOF or
+ * an error means gone; data means a pipelined request, left in the socket
+ * for after the handler, and then the watcher pauses (a level-triggered
+ * watch would spin) while the sweep checks the TCP state for a FIN behind
+ * that data. Gone: the connection is marked dead and its task cancelled, so
+ * the handler gets -ECANCELED at its current or next suspension point. The
+ * watcher is stopped before any I/O on the connection (one owner per fd)
+ * and then stays off for the rest of the handler: its writes see the
+ * disconnect themselves. As Go's net/http, a half-close (the client shut
+ * its write side) counts as leaving. */
+
+static bool peer_gone(conn_t *c) {
+  char b;
+  ssize_t k = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (k == 0)
+    return true;
+  if (k < 0)
+    return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+  struct tcp_info ti;
+  socklen_t tl = sizeof ti;
+  if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0)
+    return ti.tcpi_state == TCP_CLOSE_WAIT || ti.tcpi_state == TCP_CLOSE ||
+           ti.tcpi_state == TCP_LAST_ACK;
+  return false;
+}
+
+static void hup_stop(conn_t *c) {
+  c->in_handler = false;
+  if (CC_UNLIKELY(c->hup.active))
+    cc__io_stop(&c->hup);
+}
+
+static void hup_fire(conn_t *c) {
+  hup_stop(c);
+  c->dead = true;
+  c->close = true;
+  if (c->task)
+    cc_cancel(c->task);
+}
+
+static void hup_cb(cc__io_t *io, unsigned events) {
+  (void)events;
+  conn_t *c = io->data;
+  if (peer_gone(c))
+    hup_fire(c);
+  else if (cc__io_start(io->loop, io, 0) < 0) /* pipelined bytes: pause */
+    hup_stop(c);
+}
+
+void cc__h1_sweep(worker_t *w) {
+  for (conn_t *c = w->conns; c; c = c->next) {
+    if (!c->in_handler || c->fd < 0)
+      continue;
+    if (c->hup.active) {
+      if (c->hup.events == 0 && peer_gone(c))
+        hup_fire(c);
+    } else if (c->htick != w->tick) {
+      cc__io_init(&c->hup, c->fd, hup_cb, c);
+      if (cc__io_start(w->loop, &c->hup, CC__READ) < 0)
+        c->in_handler = false; /* e.g. the handler waits on this fd itself */
+    }
+  }
+  w->tick++;
+}
+
 /* ---- output -------------------------------------------------------------------- */
 
 int cc__h1_flush(conn_t *c) {
+  hup_stop(c);
   if (c->wlen == 0)
     return 0;
   if (c->dead)
@@ -884,10 +958,15 @@ static void dispatch(conn_t *c) {
   if (r->m.route) {
     if (srv->o.before)
       rc = srv->o.before(r, srv->o.hook_arg);
-    if (rc == 0)
+    if (rc == 0) {
+      c->in_handler = !r->in_stream && c->fd >= 0;
+      c->htick = w->tick;
       rc = r->m.route->fn(r, r->m.route->arg);
+      hup_stop(c);
+    }
     if (rc < 0) {
-      cc__server_error(w, rc, "handler");
+      if (!(c->dead && rc == -ECANCELED)) /* not when the client left */
+        cc__server_error(w, rc, "handler");
       if (!r->started)
         send_error(c, 500);
       else
@@ -943,6 +1022,35 @@ static void error_close(conn_t *c, int status) {
   c->linger = true;
 }
 
+/* A streaming handler returned without reading all of its body: read the
+ * rest and throw it away, so that the keep-alive connection survives, up to
+ * DRAIN_MAX bytes (and the route's body limit) within body_timeout_ms in
+ * all. The response goes out first (the client may wait for it). Returns
+ * false when the connection must close instead: the client is gone, the
+ * response closes it anyway, it was never told to send the body
+ * (Expect: 100-continue unanswered), or the rest is too big or too slow. */
+#define DRAIN_MAX (1024 * 1024)
+
+static bool drain_body(conn_t *c) {
+  cc_req_t *r = &c->req;
+  if (c->dead || c->close || c->fd < 0 || (r->expect_continue && !r->continue_sent))
+    return false;
+  if (cc__h1_flush(c) < 0)
+    return false;
+  int64_t end = dl_in(c->w->srv->o.body_timeout_ms);
+  size_t total = 0;
+  char tmp[2048];
+  while (!c->msg_done) {
+    ssize_t k = cc_req_read(r, tmp, sizeof tmp);
+    if (k < 0 || (k == 0 && !c->msg_done))
+      return false;
+    total += (size_t)k;
+    if (total > DRAIN_MAX || (cc__tl_loop && cc__tl_loop->now > end))
+      return false;
+  }
+  return true;
+}
+
 int cc__h1_process(conn_t *c) {
   cc__worker_date(c->w);
   while (c->rpos < c->rlen && !c->close) {
@@ -956,9 +1064,10 @@ int cc__h1_process(conn_t *c) {
       const char *pos = llhttp_get_error_pos(&c->p);
       c->rpos = (size_t)(pos - c->rbuf);
       llhttp_resume(&c->p);
-      dispatch(c);        /* a streaming handler parses the rest of its body */
-      if (!c->msg_done) { /* it did not read all of it: no way to go on */
+      dispatch(c); /* a streaming handler parses the rest of its body */
+      if (!c->msg_done && !drain_body(c)) { /* it left part unread */
         c->close = true;
+        c->linger = !c->dead; /* so that the client still reads the answer */
         return 1;
       }
       c->msg_done = false;
@@ -1023,6 +1132,7 @@ int cc__h1_feed(conn_t *c, const void *data, size_t n) {
  */
 
 static ssize_t conn_read(conn_t *c, void *buf, size_t n, int64_t dl) {
+  hup_stop(c);
   if (c->st)
     return cc_stream_read(c->st, buf, n, dl);
   return cc_read(c->fd, buf, n, dl);
@@ -1116,6 +1226,16 @@ static void trim(conn_t *c) {
   c->w->trims_pending++; /* the worker calls malloc_trim (server.c) */
 }
 
+/* An idle connection whose memory was trimmed may wait for its next
+ * request without a coroutine (its stack page goes back too): plain TCP,
+ * between requests, nothing buffered, not shutting down. */
+#define DORMANT ((ssize_t)-1000000)
+
+static bool dormant_ok(conn_t *c) {
+  return !c->st && c->fd >= 0 && c->idle && !c->in_msg && c->rpos == c->rlen &&
+         c->wlen == 0 && !c->w->stopping && !cc_cancelled();
+}
+
 /* Waits for the next request on an idle keep-alive connection: a read
  * bounded by IDLE_TRIM_MS, then (plain TCP only) the memory trim and a wait
  * for readability until the keep-alive deadline. Returns the bytes read, 0
@@ -1128,6 +1248,10 @@ static ssize_t idle_read(conn_t *c, int64_t ka) {
   if (n != -ETIMEDOUT || cc_cancelled() || cc_now() >= ka)
     return n;
   trim(c);
+  if (dormant_ok(c)) {
+    c->ka_deadline = ka;
+    return DORMANT;
+  }
   int e = cc_fd_wait(c->fd, CC_READABLE, ka);
   if (e < 0)
     return e;
@@ -1153,6 +1277,10 @@ static ssize_t read_more(conn_t *c, int64_t dl) {
     int e = cc_fd_wait(c->fd, CC_READABLE, first);
     if (e == -ETIMEDOUT && first < dl && !cc_cancelled()) {
       trim(c);
+      if (dormant_ok(c)) {
+        c->ka_deadline = dl;
+        return DORMANT;
+      }
       e = cc_fd_wait(c->fd, CC_READABLE, dl);
       if (e == 0)
         e = make_room(c);
@@ -1194,6 +1322,8 @@ intptr_t cc__conn_main(void *arg) {
     c->idle = idle && c->nreq > 0;
     ssize_t n = read_more(c, dl);
     c->idle = false;
+    if (n == DORMANT)
+      return CC__CONN_DORMANT;
     if (n <= 0) {
       if (n == -ETIMEDOUT && !idle && !cc_cancelled())
         error_close(c, 408);

@@ -17,6 +17,7 @@
 #include "concur/server.h"
 #include "concur/stream.h"
 #include "concur/task.h"
+#include "loop/io.h"
 
 #define CC__MAX_LOOPS  64
 #define CC__MAX_PARAMS 8
@@ -107,6 +108,7 @@ typedef struct worker {
   unsigned trims_pending; /* idle connections that freed memory since the
                              worker's last malloc_trim */
   unsigned errs_this_sec;
+  unsigned tick; /* cc__h1_sweep's count (every SWEEP_MS) */
   /* Counters, read by cc_server_stats from any thread. */
   _Atomic uint64_t n_requests, n_conns, n_refused, n_errors;
 } worker_t;
@@ -185,8 +187,8 @@ struct conn {
   char *wbuf;
   size_t wlen, wcap;
   bool in_msg;
-  bool msg_done; /* on_message_complete ran (the parser is paused) */
-  bool idle;     /* parked waiting for a new request */
+  bool msg_done;   /* on_message_complete ran (the parser is paused) */
+  bool idle;       /* parked waiting for a new request */
   bool short_read; /* the last read did not fill the buffer (read_more) */
   bool started;
   bool dead;      /* a write failed: the client is gone */
@@ -195,6 +197,18 @@ struct conn {
   int err_status; /* set by a callback that failed a limit */
   unsigned nreq;
   int64_t hdr_deadline;
+  /* While a handler runs without touching the connection, a watcher on the
+   * fd notices the client leaving (h1.c: cc__h1_sweep arms it once the
+   * handler has run for a sweep tick). */
+  bool in_handler;
+  unsigned htick; /* w->tick when the handler started */
+  cc__io_t hup;   /* also the dormant connection's readability watcher */
+  /* Dormant: idle past IDLE_TRIM_MS with its buffers freed, the connection
+   * has no coroutine at all (server.c): `hup` watches for the next request
+   * and `kat` for the keep-alive deadline; either spawns or closes. */
+  bool dormant;
+  int64_t ka_deadline;
+  cc__cbtimer_t kat;
   cc_req_t req;
 };
 
@@ -210,8 +224,16 @@ int cc__h1_feed(conn_t *c, const void *data, size_t n);
 void cc__h1_free(conn_t *c);
 /* Writes c->wbuf out (or discards it when fd < 0). 0 or a negative code. */
 int cc__h1_flush(conn_t *c);
-/* The connection coroutine. */
+/* The connection coroutine's body. Returns CC__CONN_DORMANT when the
+ * connection went idle and may wait without a coroutine (c->ka_deadline
+ * set; server.c parks it), 0 when it must be closed. */
+#define CC__CONN_DORMANT 1
 intptr_t cc__conn_main(void *arg);
+/* Every SWEEP_MS, from the worker's main task: arms the disconnect watcher
+ * of every connection whose handler has been running since the last sweep
+ * without touching the connection, and re-checks paused ones. */
+#define SWEEP_MS 250
+void cc__h1_sweep(worker_t *w);
 /* Refreshes the worker's cached Date header. */
 void cc__worker_date(worker_t *w);
 /* Appends to the connection's output buffer. */

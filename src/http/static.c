@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -142,55 +143,178 @@ static bool etag_match(const char *list, size_t n, const char *etag) {
   return false;
 }
 
-/* Parses "bytes=a-b" with one range; returns 1 with [*from, *to] when it is
- * satisfiable, 0 to ignore the header (several ranges, or malformed), -1
- * when unsatisfiable (416). */
-static int parse_range(const char *v, size_t n, off_t size, off_t *from, off_t *to) {
-  if (n < 6 || memcmp(v, "bytes=", 6) != 0)
-    return 0;
-  v += 6;
-  n -= 6;
-  size_t commas = 0;
-  for (size_t i = 0; i < n; i++)
-    commas += v[i] == ',';
-  if (commas >= MAX_RANGES)
-    return 0; /* too many ranges: the whole file instead */
-  if (commas)
-    return 0; /* several ranges: served whole (RFC 9110 lets a server ignore Range) */
-  char buf[64];
-  if (n >= sizeof buf)
-    return 0;
+/* One range spec of a Range header ("a-b", "a-", "-n"), trimmed. Returns 1
+ * with [*from, *to] when satisfiable, 0 when well-formed but unsatisfiable,
+ * -1 when malformed. */
+static int parse_one(const char *v, size_t n, off_t size, off_t *from, off_t *to) {
+  while (n && (*v == ' ' || *v == '\t'))
+    v++, n--;
+  while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+    n--;
+  char buf[48];
+  if (n == 0 || n >= sizeof buf)
+    return -1;
   memcpy(buf, v, n);
   buf[n] = 0;
   char *dash = strchr(buf, '-');
   if (!dash)
-    return 0;
+    return -1;
   *dash = 0;
   char *e;
   if (buf[0] == 0) { /* suffix: the last N bytes */
+    if (dash[1] < '0' || dash[1] > '9')
+      return -1;
     long long k = strtoll(dash + 1, &e, 10);
-    if (*e || k <= 0)
-      return k == 0 && !*e ? -1 : 0;
+    if (*e || k < 0)
+      return -1;
+    if (k == 0 || size == 0)
+      return 0;
     *from = k >= size ? 0 : size - k;
     *to = size - 1;
-  } else {
-    long long a = strtoll(buf, &e, 10);
-    if (*e || a < 0)
-      return 0;
-    long long b = size - 1;
-    if (dash[1]) {
-      b = strtoll(dash + 1, &e, 10);
-      if (*e || b < a)
-        return 0;
-    }
-    if (a >= size)
-      return -1;
-    if (b >= size)
-      b = size - 1;
-    *from = a;
-    *to = b;
+    return 1;
   }
-  return size > 0 ? 1 : -1;
+  if (buf[0] < '0' || buf[0] > '9')
+    return -1;
+  long long a = strtoll(buf, &e, 10);
+  if (*e || a < 0)
+    return -1;
+  long long b = size - 1;
+  if (dash[1]) {
+    if (dash[1] < '0' || dash[1] > '9')
+      return -1;
+    b = strtoll(dash + 1, &e, 10);
+    if (*e || b < a)
+      return -1;
+  }
+  if (a >= size)
+    return 0;
+  if (b >= size)
+    b = size - 1;
+  *from = a;
+  *to = b;
+  return 1;
+}
+
+typedef struct brange {
+  off_t from, to;
+} brange_t;
+
+/* Parses "bytes=spec, spec..." into rs[] (at most MAX_RANGES). Returns the
+ * number of satisfiable ranges (> 0), 0 to ignore the header and send the
+ * whole file (malformed, another unit, more than MAX_RANGES ranges, or
+ * ranges that overlap or add up to more than the file: nginx's answer to
+ * range abuse), or -1 when every range is unsatisfiable (416). */
+static int parse_ranges(const char *v, size_t n, off_t size, brange_t *rs) {
+  if (n < 6 || strncasecmp(v, "bytes=", 6) != 0)
+    return 0;
+  v += 6;
+  n -= 6;
+  int nr = 0, specs = 0;
+  off_t total = 0;
+  while (n) {
+    const char *comma = memchr(v, ',', n);
+    size_t sl = comma ? (size_t)(comma - v) : n;
+    size_t k = sl;
+    const char *q = v;
+    while (k && (*q == ' ' || *q == '\t'))
+      q++, k--;
+    if (k) { /* empty elements ("a-b, , c-d") are allowed by the grammar */
+      if (++specs > MAX_RANGES)
+        return 0;
+      off_t f, t;
+      int e = parse_one(v, sl, size, &f, &t);
+      if (e < 0)
+        return 0;
+      if (e > 0) {
+        for (int i = 0; i < nr; i++)
+          if (f <= rs[i].to && rs[i].from <= t)
+            return 0; /* overlapping ranges: the whole file */
+        rs[nr++] = (brange_t){f, t};
+        total += t - f + 1;
+        if (total > size)
+          return 0;
+      }
+    }
+    if (!comma)
+      break;
+    v = comma + 1;
+    n -= sl + 1;
+  }
+  if (specs == 0)
+    return 0;
+  return nr > 0 ? nr : -1;
+}
+
+/* Appends [from, to] of the file to the output, flushing every 64 KiB. */
+static int put_file(conn_t *c, int fd, off_t from, off_t to) {
+  off_t off = from;
+  while (off <= to) {
+    size_t piece = (size_t)(to - off + 1);
+    if (piece > 65536)
+      piece = 65536;
+    if (c->wlen + piece > c->wcap) {
+      char *p = realloc(c->wbuf, c->wlen + piece);
+      if (!p)
+        return -ENOMEM;
+      c->wbuf = p;
+      c->wcap = c->wlen + piece;
+    }
+    ssize_t k = pread(fd, c->wbuf + c->wlen, piece, off);
+    if (k <= 0) {
+      c->close = true; /* the file shrank: the response is cut short */
+      return k < 0 ? -errno : -EIO;
+    }
+    c->wlen += (size_t)k;
+    off += k;
+    if (off <= to || c->wlen > 65536) {
+      int e = cc__h1_flush(c);
+      if (e < 0)
+        return e;
+    }
+  }
+  return 0;
+}
+
+/* The part header of one range of a multipart/byteranges body. */
+static int part_head(char *buf, size_t cap, const char *bnd, const char *ctype,
+                     const brange_t *br, off_t size) {
+  return snprintf(
+      buf, cap,
+      "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %lld-%lld/%lld\r\n\r\n", bnd,
+      ctype, (long long)br->from, (long long)br->to, (long long)size);
+}
+
+/* 206 with several ranges (RFC 9110 §14.6): a multipart/byteranges body,
+ * each part with its Content-Type and Content-Range, in the order asked. */
+static int send_multi(cc_req_t *r, int fd, const struct stat *st, const char *name,
+                      const brange_t *rs, int nr, char *extra, int n) {
+  conn_t *c = r->c;
+  static _Atomic unsigned seq;
+  char bnd[40], ctype[96], ph[256];
+  snprintf(bnd, sizeof bnd, "%08x%08llx%04x", (unsigned)st->st_mtime,
+           (unsigned long long)st->st_ino & 0xffffffffull, ++seq & 0xffff);
+  const char *mt = cc_server_mime_type(name);
+  snprintf(ctype, sizeof ctype, "multipart/byteranges; boundary=%s", bnd);
+  int64_t len = 0;
+  for (int i = 0; i < nr; i++)
+    len += part_head(ph, sizeof ph, bnd, mt, &rs[i], st->st_size) +
+           (rs[i].to - rs[i].from + 1);
+  int tl = snprintf(ph, sizeof ph, "\r\n--%s--\r\n", bnd);
+  len += tl;
+  if (cc__resp_head(r, 206, ctype, len, extra, (size_t)n) < 0)
+    return -ENOMEM;
+  r->finished = true;
+  r->sent_bytes = (uint64_t)len;
+  if (r->head)
+    return 0;
+  for (int i = 0; i < nr; i++) {
+    int k = part_head(ph, sizeof ph, bnd, mt, &rs[i], st->st_size);
+    int e = cc__wbuf_put(c, ph, (size_t)k);
+    if (e < 0 || (e = put_file(c, fd, rs[i].from, rs[i].to)) < 0)
+      return e;
+  }
+  snprintf(ph, sizeof ph, "\r\n--%s--\r\n", bnd);
+  return cc__wbuf_put(c, ph, (size_t)tl);
 }
 
 static int send_fd(cc_req_t *r, int fd, const struct stat *st, const char *name) {
@@ -223,7 +347,8 @@ static int send_fd(cc_req_t *r, int fd, const struct stat *st, const char *name)
     size_t il;
     const char *ir = cc_req_header(r, "If-Range", &il);
     if (!ir || (il == strlen(etag) && memcmp(ir, etag, il) == 0)) {
-      int k = parse_range(rv, vl, st->st_size, &from, &to);
+      brange_t rs[MAX_RANGES];
+      int k = parse_ranges(rv, vl, st->st_size, rs);
       if (k < 0) {
         n += snprintf(extra + n, sizeof extra - (size_t)n,
                       "Content-Range: bytes */%lld\r\n", (long long)st->st_size);
@@ -232,7 +357,11 @@ static int send_fd(cc_req_t *r, int fd, const struct stat *st, const char *name)
         r->finished = true;
         return 0;
       }
-      if (k > 0) {
+      if (k > 1)
+        return send_multi(r, fd, st, name, rs, k, extra, n);
+      if (k == 1) {
+        from = rs[0].from;
+        to = rs[0].to;
         status = 206;
         n += snprintf(extra + n, sizeof extra - (size_t)n,
                       "Content-Range: bytes %lld-%lld/%lld\r\n", (long long)from,
@@ -247,35 +376,8 @@ static int send_fd(cc_req_t *r, int fd, const struct stat *st, const char *name)
   r->sent_bytes = (uint64_t)len;
   if (r->head || len == 0)
     return 0;
-  if (len <= SMALL_FILE || c->fd < 0 || c->st) {
-    /* Through the output buffer, in pieces for big files over TLS. */
-    off_t off = from;
-    while (off <= to) {
-      size_t piece = (size_t)(to - off + 1);
-      if (piece > 65536)
-        piece = 65536;
-      if (c->wlen + piece > c->wcap) {
-        char *p = realloc(c->wbuf, c->wlen + piece);
-        if (!p)
-          return -ENOMEM;
-        c->wbuf = p;
-        c->wcap = c->wlen + piece;
-      }
-      ssize_t k = pread(fd, c->wbuf + c->wlen, piece, off);
-      if (k <= 0) {
-        c->close = true; /* the file shrank: the response is cut short */
-        return k < 0 ? -errno : -EIO;
-      }
-      c->wlen += (size_t)k;
-      off += k;
-      if (off <= to) {
-        int e = cc__h1_flush(c);
-        if (e < 0)
-          return e;
-      }
-    }
-    return 0;
-  }
+  if (len <= SMALL_FILE || c->fd < 0 || c->st) /* through the output buffer */
+    return put_file(c, fd, from, to);
   int e = cc__h1_flush(c);
   if (e < 0)
     return e;

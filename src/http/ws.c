@@ -7,6 +7,11 @@
  * coroutine waits for the socket (cc_fd_wait) and the loop runs everything
  * else. Bytes the client sent right after its handshake are already in the
  * connection's read buffer; the recv callback hands those out first.
+ * Over TLS the callbacks go through the connection's cc_tls stream instead:
+ * recv takes what the stream has decrypted (WOULDBLOCK when nothing is),
+ * the coroutine waits with cc_stream_peek, and send queues on the stream
+ * (which may suspend the coroutine inside the callback, a stackful
+ * coroutine's privilege), flushed after each wslay_event_send.
  * wslay answers pings with pongs and a close with a close by itself.
  */
 #include <errno.h>
@@ -19,6 +24,7 @@
 #include <wslay/wslay.h>
 
 #include "concur/net.h"
+#include "concur/stream.h"
 #include "http/server_int.h"
 
 typedef struct wmsg {
@@ -37,6 +43,10 @@ struct cc_ws {
   int err;
 };
 
+static int64_t send_deadline(cc_ws_t *ws) {
+  return cc_deadline_in(ws->c->w->srv->o.send_timeout_ms);
+}
+
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
                        void *ud) {
   cc_ws_t *ws = ud;
@@ -46,6 +56,18 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
     memcpy(buf, c->rbuf + c->rpos, k);
     c->rpos += k;
     return (ssize_t)k;
+  }
+  if (c->st) { /* TLS: what the stream has decrypted, never waiting */
+    if (cc_stream_buffered(c->st) == 0) {
+      wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+      return -1;
+    }
+    ssize_t k = cc_stream_read(c->st, buf, len, 0);
+    if (k > 0)
+      return k;
+    ws->err = k == 0 ? -ECONNRESET : (int)k;
+    wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+    return -1;
   }
   ssize_t n = recv(c->fd, buf, len, 0);
   if (n > 0)
@@ -65,6 +87,14 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
 static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
                        int flags, void *ud) {
   cc_ws_t *ws = ud;
+  if (ws->c->st) { /* TLS: queued on the stream (which may suspend), flushed after */
+    ssize_t k = cc_stream_write(ws->c->st, data, len, send_deadline(ws));
+    if (k >= 0)
+      return (ssize_t)len;
+    ws->err = (int)k;
+    wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+    return -1;
+  }
   ssize_t n = send(ws->c->fd, data, len, MSG_NOSIGNAL);
   if (n >= 0)
     return n;
@@ -105,6 +135,12 @@ static int flush(cc_ws_t *ws) {
   while (wslay_event_want_write(ws->ctx)) {
     if (wslay_event_send(ws->ctx) != 0)
       return ws->err ? ws->err : -EPIPE;
+    if (ws->c->st) { /* everything was queued on the TLS stream */
+      int e = cc_stream_flush(ws->c->st, send_deadline(ws));
+      if (e < 0)
+        return ws->err = e;
+      continue;
+    }
     if (!wslay_event_want_write(ws->ctx))
       break;
     int e = cc_fd_wait(ws->c->fd, CC_WRITABLE,
@@ -138,8 +174,8 @@ int cc_ws_upgrade(cc_req_t *r, cc_ws_t **out) {
     cc_resp_text(r, 400, "400 Bad Request: WebSocket version 13 only\n");
     return -EPROTO;
   }
-  if (c->st || c->fd < 0) {
-    cc_resp_text(r, 501, "501 Not Implemented: WebSocket over TLS\n");
+  if (c->fd < 0) { /* driven from a buffer (the fuzz target) */
+    cc_resp_text(r, 501, "501 Not Implemented: no socket\n");
     return -ENOTSUP;
   }
   static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -214,6 +250,13 @@ ssize_t cc_ws_recv(cc_ws_t *ws, int *opcode, const void **data, int64_t deadline
       continue;
     if (ws->err)
       return ws->err;
+    if (ws->c->st) { /* TLS: wait until the stream has decrypted bytes */
+      const void *p;
+      ssize_t k = cc_stream_peek(ws->c->st, &p, deadline);
+      if (k <= 0)
+        return k == 0 ? -ECONNRESET : (int)k;
+      continue;
+    }
     e = cc_fd_wait(ws->c->fd, CC_READABLE, deadline);
     if (e < 0)
       return e;

@@ -1,6 +1,8 @@
 /* The server's core: routing, requests, responses, keep-alive, pipelining,
  * chunked bodies, 100-continue, HTTP/1.0, hooks, shutdown — over raw
  * sockets, so that every byte on the wire is checked. */
+#include <stdatomic.h>
+
 #include "http_test.h"
 
 static int h_plain(cc_req_t *r, void *arg) {
@@ -356,6 +358,21 @@ static int h_upload(cc_req_t *r, void *arg) {
   return cc_resp_send(r, 200, "text/plain", out, (size_t)k);
 }
 
+/* Reads only the first 10 bytes of its body. */
+static int h_partial(cc_req_t *r, void *arg) {
+  char buf[10];
+  size_t got = 0;
+  while (got < sizeof buf) {
+    ssize_t n = cc_req_read(r, buf + got, sizeof buf - got);
+    if (n <= 0)
+      break;
+    got += (size_t)n;
+  }
+  char out[32];
+  int k = snprintf(out, sizeof out, "got %.*s", (int)got, buf);
+  return cc_resp_send(r, 200, "text/plain", out, (size_t)k);
+}
+
 static cc_server_t *mk_body(void) {
   cc_server_t *s = mk(NULL);
   ASSERT_OK(cc_server_route(s, "POST", "/json", h_json, NULL));
@@ -363,6 +380,9 @@ static cc_server_t *mk_body(void) {
   ASSERT_OK(cc_server_route_opts(s, "POST", "/upload", h_upload, NULL, &ro));
   cc_route_opts_t small = {.stream_body = true, .max_body = 1000};
   ASSERT_OK(cc_server_route_opts(s, "POST", "/small", h_upload, NULL, &small));
+  cc_route_opts_t big = {.stream_body = true, .max_body = 8u << 20};
+  ASSERT_OK(cc_server_route_opts(s, "POST", "/partial", h_partial, NULL, &big));
+  ASSERT_OK(cc_server_route_opts(s, "POST", "/ignore", h_plain, NULL, &big));
   return s;
 }
 
@@ -423,4 +443,191 @@ TEST(streamed_upload) {
   ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 413);
   close(fd);
   tsrv_stop(&t);
+}
+
+TEST(streamed_upload_unread_drained) {
+  tsrv_t t;
+  tsrv_start(&t, mk_body());
+  char buf[8192];
+  static char body[2u << 20];
+  memset(body, 'z', sizeof body);
+  memcpy(body, "0123456789", 10);
+  /* 100 KB with Content-Length, the handler reads 10 bytes: the rest is
+   * drained and the pipelined request after it is answered. */
+  int fd = tconnect(t.port);
+  tsend(fd, "POST /partial HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n");
+  ASSERT_EQ(send(fd, body, 100000, MSG_NOSIGNAL), 100000);
+  tsend(fd, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  ASSERT_NOT_NULL(strstr(buf, "\r\n\r\ngot 0123456789"));
+  ASSERT_NULL(strstr(buf, "Connection: close"));
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  ASSERT_NOT_NULL(strstr(buf, "Hello, World!"));
+  /* Chunked, on the same connection. */
+  tsend(fd, "POST /partial HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "c\r\nabcdefghijkl\r\n5\r\nmnopq\r\n0\r\n\r\n"
+            "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  ASSERT_NOT_NULL(strstr(buf, "\r\n\r\ngot abcdefghij"));
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  ASSERT_NOT_NULL(strstr(buf, "Hello, World!"));
+  close(fd);
+  /* 2 MiB left unread, past the drain bound of 1 MiB: answered, then the
+   * connection closes. */
+  fd = tconnect(t.port);
+  tsend(fd, "POST /partial HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n\r\n");
+  size_t off = 0;
+  while (off < sizeof body) {
+    ssize_t k = send(fd, body + off, sizeof body - off, MSG_NOSIGNAL);
+    if (k <= 0)
+      break; /* the server closed after the bound */
+    off += (size_t)k;
+  }
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  ASSERT_NOT_NULL(strstr(buf, "got 0123456789"));
+  ASSERT_TRUE(tclosed(fd));
+  close(fd);
+  /* Expect: 100-continue and nothing read: no 100, the answer, a close. */
+  fd = tconnect(t.port);
+  tsend(fd, "POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 50000\r\n"
+            "Expect: 100-continue\r\n\r\n");
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  ASSERT_TRUE(tclosed(fd));
+  close(fd);
+  /* The server goes on. */
+  ASSERT_EQ(tget(t.port, "/plaintext", buf, sizeof buf), 200);
+  tsrv_stop(&t);
+}
+
+/* A handler that sleeps without writing: when its client leaves, it must
+ * see -ECANCELED within about a second (not after its 10 s). */
+static _Atomic int slow_rc = 1;
+static _Atomic int64_t slow_ms = -1;
+static int h_slow(cc_req_t *r, void *arg) {
+  int64_t ms = 10000, t0 = cc_now();
+  size_t ql;
+  const char *q = cc_req_query(r, "ms", &ql);
+  if (q)
+    ms = atol(q);
+  int e = cc_sleep(ms);
+  slow_ms = cc_now() - t0;
+  slow_rc = e;
+  if (e < 0)
+    return e;
+  return cc_resp_text(r, 200, "awake");
+}
+
+static int wait_slow(void) {
+  for (int i = 0; i < 500 && slow_rc == 1; i++) /* at most 5 s */
+    usleep(10000);
+  return slow_rc;
+}
+
+TEST(client_gone_cancels_sleeping_handler) {
+  tsrv_t t;
+  cc_server_t *s = mk(NULL);
+  ASSERT_OK(cc_server_route(s, "GET", "/slow", h_slow, NULL));
+  tsrv_start(&t, s);
+  char buf[4096];
+  /* Closes after sending its request: the handler is cancelled. */
+  slow_rc = 1;
+  int fd = tconnect(t.port);
+  tsend(fd, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+  usleep(100000);
+  close(fd);
+  ASSERT_EQ(wait_slow(), -ECANCELED);
+  ASSERT_LT(slow_ms, 2500);
+  /* The same with a pipelined request behind it (a FIN behind unread
+   * bytes, found by the sweep's TCP-state check). */
+  slow_rc = 1;
+  fd = tconnect(t.port);
+  tsend(
+      fd,
+      "GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+  usleep(100000);
+  close(fd);
+  ASSERT_EQ(wait_slow(), -ECANCELED);
+  ASSERT_LT(slow_ms, 2500);
+  /* A reset. */
+  slow_rc = 1;
+  fd = tconnect(t.port);
+  tsend(fd, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+  usleep(100000);
+  struct linger lg = {1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  close(fd);
+  ASSERT_EQ(wait_slow(), -ECANCELED);
+  ASSERT_LT(slow_ms, 2500);
+  /* A client that stays, with a pipelined request behind a handler that
+   * sleeps past two sweep ticks: not cancelled, both answered in order. */
+  slow_rc = 1;
+  fd = tconnect(t.port);
+  tsend(fd, "GET /slow?ms=800 HTTP/1.1\r\nHost: x\r\n\r\n"
+            "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  ASSERT_NOT_NULL(strstr(buf, "awake"));
+  ASSERT_EQ(slow_rc, 0);
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  ASSERT_NOT_NULL(strstr(buf, "Hello, World!"));
+  /* ... and the connection is still good. */
+  tsend(fd, "GET /slow?ms=600 HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 200);
+  close(fd);
+  /* The server goes on and holds no connection. */
+  ASSERT_EQ(tget(t.port, "/plaintext", buf, sizeof buf), 200);
+  cc_server_stats_t st;
+  for (int i = 0; i < 200; i++) {
+    cc_server_stats(t.srv, &st);
+    if (st.live_conns == 0)
+      break;
+    usleep(10000);
+  }
+  ASSERT_EQ(st.live_conns, 0u);
+  tsrv_stop(&t);
+}
+
+/* An idle keep-alive connection gives up its coroutine after a second
+ * (dormant: a watcher and a timer stand in for it): the next request wakes
+ * it, the keep-alive deadline closes it, and shutdown closes the rest. */
+TEST(dormant_idle_connections) {
+  tsrv_t t;
+  cc_server_opts_t o = {.loops = 1, .keepalive_timeout_ms = 2500};
+  tsrv_start(&t, mk(&o));
+  char buf[4096];
+  int a = tconnect(t.port), b = tconnect(t.port), d = tconnect(t.port);
+  tsend(a, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(tread_resp(a, buf, sizeof buf, NULL), 200);
+  tsend(b, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(tread_resp(b, buf, sizeof buf, NULL), 200);
+  tsend(d, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(tread_resp(d, buf, sizeof buf, NULL), 200);
+  usleep(1500000); /* past the 1 s trim: dormant */
+  /* a: woken by two pipelined requests, answered in order. */
+  tsend(a, "GET /users/7 HTTP/1.1\r\nHost: x\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: "
+           "x\r\n\r\n");
+  ASSERT_EQ(tread_resp(a, buf, sizeof buf, NULL), 200);
+  ASSERT_NOT_NULL(strstr(buf, "id=7"));
+  ASSERT_EQ(tread_resp(a, buf, sizeof buf, NULL), 200);
+  ASSERT_NOT_NULL(strstr(buf, "Hello, World!"));
+  /* d: the client leaves while dormant; the server notices. */
+  close(d);
+  /* b: nothing more; the keep-alive deadline (2.5 s after its request)
+   * closes it. */
+  int64_t t0 = cc_now();
+  ASSERT_TRUE(tclosed(b));
+  ASSERT_LT(cc_now() - t0, 4000);
+  close(b);
+  cc_server_stats_t st;
+  for (int i = 0; i < 300; i++) {
+    cc_server_stats(t.srv, &st);
+    if (st.live_conns == 1)
+      break;
+    usleep(10000);
+  }
+  ASSERT_EQ(st.live_conns, 1u); /* a */
+  /* a goes dormant again; shutdown closes it. */
+  usleep(1300000);
+  tsrv_stop(&t);
+  ASSERT_TRUE(tclosed(a));
+  close(a);
 }

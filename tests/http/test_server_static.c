@@ -24,6 +24,7 @@ static void make_tree(void) {
   put(root, "style.css", "body{}");
   put(root, "app.js", "var x=1;");
   put(root, "data.bin", "0123456789abcdefghij");
+  put(root, "r.txt", "0123456789abcdefghijABCDEFGHIJklmnopqrstKLMNOPQRST");
   char p[256], q[256];
   snprintf(p, sizeof p, "%s/sub", root);
   mkdir(p, 0755);
@@ -163,6 +164,107 @@ TEST(conditional_and_ranges) {
     strcat(many, ",1-1");
   strcat(many, "\r\n\r\n");
   ASSERT_EQ(req(t.port, many, buf, sizeof buf), 200);
+  tsrv_stop(&t);
+  remove_tree();
+}
+
+/* The body of a response in buf (after the header block). */
+static const char *body_of(const char *buf) {
+  const char *b = strstr(buf, "\r\n\r\n");
+  return b ? b + 4 : NULL;
+}
+
+TEST(multiple_ranges) {
+  tsrv_t t;
+  start(&t);
+  char buf[8192];
+  /* Two ranges: 206 multipart/byteranges (RFC 9110 §14.6). */
+  ASSERT_EQ(req(t.port,
+                "GET /r.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9,20-29\r\n\r\n", buf,
+                sizeof buf),
+            206);
+  const char *ct = strstr(buf, "Content-Type: multipart/byteranges; boundary=");
+  ASSERT_NOT_NULL(ct);
+  char bnd[80];
+  ASSERT_EQ(sscanf(ct + 45, "%79[^\r]", bnd), 1);
+  const char *cl = strstr(buf, "Content-Length: ");
+  ASSERT_NOT_NULL(cl);
+  const char *body = body_of(buf);
+  ASSERT_NOT_NULL(body);
+  ASSERT_EQ((size_t)atol(cl + 16), strlen(body));
+  char want[1024];
+  snprintf(want, sizeof want,
+           "\r\n--%s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes "
+           "0-9/50\r\n\r\n0123456789"
+           "\r\n--%s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes "
+           "20-29/50\r\n\r\nABCDEFGHIJ\r\n--%s--\r\n",
+           bnd, bnd, bnd);
+  ASSERT_STR_EQ(body, want);
+  /* A suffix and an open range, in the order asked; spaces allowed. */
+  ASSERT_EQ(req(t.port,
+                "GET /r.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=-3, 10-12\r\n\r\n", buf,
+                sizeof buf),
+            206);
+  body = body_of(buf);
+  ASSERT_NOT_NULL(body);
+  const char *p1 = strstr(body, "Content-Range: bytes 47-49/50\r\n\r\nRST\r\n");
+  const char *p2 = strstr(body, "Content-Range: bytes 10-12/50\r\n\r\nabc\r\n");
+  ASSERT_TRUE(p1 && p2 && p1 < p2);
+  /* One satisfiable range among unsatisfiable ones: a plain 206. */
+  ASSERT_EQ(req(t.port,
+                "GET /r.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=5-6,90-99\r\n\r\n", buf,
+                sizeof buf),
+            206);
+  ASSERT_NOT_NULL(strstr(buf, "Content-Range: bytes 5-6/50\r\n"));
+  ASSERT_STR_EQ(body_of(buf), "56");
+  /* None satisfiable: 416. */
+  ASSERT_EQ(req(t.port,
+                "GET /r.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=60-70,80-\r\n\r\n", buf,
+                sizeof buf),
+            416);
+  ASSERT_NOT_NULL(strstr(buf, "Content-Range: bytes */50\r\n"));
+  /* Overlapping ranges (range abuse): the whole file, 200. */
+  ASSERT_EQ(req(t.port, "GET /r.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9,5-14\r\n\r\n",
+                buf, sizeof buf),
+            200);
+  ASSERT_EQ(strlen(body_of(buf)), 50u);
+  /* 17 disjoint ranges, one past the cap of 16: the whole file. */
+  char many[1024] = "GET /r.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-0";
+  for (int i = 1; i < 17; i++)
+    snprintf(many + strlen(many), sizeof many - strlen(many), ",%d-%d", 2 * i, 2 * i);
+  strcat(many, "\r\n\r\n");
+  ASSERT_EQ(req(t.port, many, buf, sizeof buf), 200);
+  /* 16: still 206, 16 parts. */
+  char *e = strrchr(many, ',');
+  strcpy(e, "\r\n\r\n");
+  ASSERT_EQ(req(t.port, many, buf, sizeof buf), 206);
+  int parts = 0;
+  for (const char *q = buf; (q = strstr(q, "Content-Range: bytes ")); q++)
+    parts++;
+  ASSERT_EQ(parts, 16);
+  /* Malformed: ignored. */
+  ASSERT_EQ(req(t.port, "GET /r.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1,x-y\r\n\r\n",
+                buf, sizeof buf),
+            200);
+  /* HEAD: the same headers, no body. */
+  int fd = tconnect(t.port);
+  tsend(fd, "HEAD /r.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1,3-4\r\n\r\n");
+  tresp_head = true;
+  ASSERT_EQ(tread_resp(fd, buf, sizeof buf, NULL), 206);
+  ASSERT_NOT_NULL(strstr(buf, "multipart/byteranges"));
+  ASSERT_STR_EQ(body_of(buf), "");
+  close(fd);
+  /* curl: -r with two ranges, the body as curl saw it. */
+  if (thave("curl")) {
+    char cmd[256], out[4096];
+    snprintf(cmd, sizeof cmd, "curl -s -i -r 0-9,20-29 http://127.0.0.1:%d/r.txt",
+             t.port);
+    ASSERT_EQ(trun(cmd, out, sizeof out), 0);
+    ASSERT_NOT_NULL(strstr(out, "HTTP/1.1 206"));
+    ASSERT_NOT_NULL(strstr(out, "multipart/byteranges; boundary="));
+    ASSERT_NOT_NULL(strstr(out, "Content-Range: bytes 0-9/50\r\n\r\n0123456789\r\n--"));
+    ASSERT_NOT_NULL(strstr(out, "Content-Range: bytes 20-29/50\r\n\r\nABCDEFGHIJ\r\n--"));
+  }
   tsrv_stop(&t);
   remove_tree();
 }

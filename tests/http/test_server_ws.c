@@ -168,3 +168,78 @@ TEST(tls_alpn) {
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   ASSERT_EQ(system(cmd), 0);
 }
+
+/* WebSockets over the TLS listener: python3-websockets with an ssl context
+ * that trusts a self-signed certificate made here. */
+TEST(websocket_tls) {
+  if (!thave("openssl"))
+    SKIP("openssl is not installed");
+  if (system(PY " -c 'import websockets' 2>/dev/null") != 0)
+    SKIP("python3-websockets is not installed");
+  char dir[] = "/tmp/cc_wss_XXXXXX";
+  ASSERT_NOT_NULL(mkdtemp(dir));
+  char cmd[4096], out[4096], cert[128], key[128];
+  snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+  snprintf(key, sizeof key, "%s/key.pem", dir);
+  snprintf(cmd, sizeof cmd,
+           "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 1 "
+           "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+           key, cert);
+  ASSERT_EQ(system(cmd), 0);
+  cc_tls_ctx_t *ctx;
+  cc_tls_opts_t to = {
+      .server = true, .cert_file = cert, .key_file = key, .alpn = "http/1.1"};
+  ASSERT_OK(cc_tls_ctx_new(&ctx, &to));
+  cc_server_t *s = mk();
+  ASSERT_OK(cc_server_listen_tls(s, "127.0.0.1", 0, ctx));
+  int tport = cc_server_port(s);
+  tsrv_t t;
+  tsrv_start(&t, s);
+  snprintf(cmd, sizeof cmd,
+           "PORT=%d CERT=%s " PY " - <<'EOF'\n"
+           "import asyncio, os, ssl, websockets\n"
+           "ctx = ssl.create_default_context(cafile=os.environ['CERT'])\n"
+           "url = 'wss://127.0.0.1:%%s/ws' %% os.environ['PORT']\n"
+           "async def main():\n"
+           "    async with websockets.connect(url, ssl=ctx) as ws:\n"
+           "        await ws.send('hello')\n"
+           "        assert await ws.recv() == 'echo: hello'\n"
+           "        await ws.send(b'\\x01\\x02\\x03')\n"
+           "        assert await ws.recv() == b'\\x03\\x02\\x01'\n"
+           "        pong = await ws.ping(b'p')\n"
+           "        await asyncio.wait_for(pong, 5)\n"
+           "        big = 'y' * 70000\n"
+           "        await ws.send(big)\n"
+           "        r = await ws.recv(); assert r == 'echo: ' + big, r[:20]\n"
+           "        for i in range(20):\n"
+           "            await ws.send('m%%d' %% i)\n"
+           "        for i in range(20):\n"
+           "            assert await ws.recv() == 'echo: m%%d' %% i\n"
+           "        await ws.send('bye')\n"
+           "        assert await ws.recv() == 'echo: bye'\n"
+           "        try:\n"
+           "            await ws.recv()\n"
+           "        except websockets.ConnectionClosedOK as e:\n"
+           "            assert e.rcvd.code == 1000, e\n"
+           "    async with websockets.connect(url, ssl=ctx) as ws:\n"
+           "        await ws.send('again')\n"
+           "        assert await ws.recv() == 'echo: again'\n"
+           "    print('OK')\n"
+           "asyncio.run(main())\n"
+           "EOF\n",
+           tport, cert);
+  ASSERT_EQ(trun(cmd, out, sizeof out), 0);
+  ASSERT_NOT_NULL(strstr(out, "OK"));
+  cc_server_stats_t st;
+  for (int i = 0; i < 200; i++) {
+    cc_server_stats(t.srv, &st);
+    if (st.live_conns == 0)
+      break;
+    usleep(10000);
+  }
+  ASSERT_EQ(st.live_conns, 0u);
+  tsrv_stop(&t);
+  cc_tls_ctx_free(ctx);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  ASSERT_EQ(system(cmd), 0);
+}
