@@ -25,98 +25,11 @@
 #include <concur.h>
 
 #include "cmd.h"
+#include "counts.h"
 
 #define URL_MAX    4096
 #define MAX_ALLOW  16
 #define MAX_ACCEPT 8
-
-/* ---- a string set / counter (open addressing) ----------------------------- */
-
-typedef struct entry {
-  char *key;
-  size_t len;
-  uint64_t count;
-} entry_t;
-
-typedef struct table {
-  entry_t *e;
-  size_t cap, n;
-} table_t;
-
-static uint64_t hash(const char *s, size_t len) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < len; i++)
-    h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-  return h;
-}
-
-static int table_init(table_t *t, size_t cap) {
-  t->e = calloc(cap, sizeof *t->e);
-  t->cap = cap;
-  t->n = 0;
-  return t->e ? 0 : -ENOMEM;
-}
-
-static void table_free(table_t *t) {
-  if (!t->e)
-    return;
-  for (size_t i = 0; i < t->cap; i++)
-    free(t->e[i].key);
-  free(t->e);
-  t->e = NULL;
-}
-
-/* Adds `count` to key's entry (made if absent); returns the entry or NULL. */
-static entry_t *table_add(table_t *t, const char *k, size_t len, uint64_t count) {
-  if ((t->n + 1) * 2 > t->cap) {
-    table_t nt;
-    if (table_init(&nt, t->cap * 2) < 0)
-      return NULL;
-    for (size_t i = 0; i < t->cap; i++)
-      if (t->e[i].key) {
-        size_t j = hash(t->e[i].key, t->e[i].len) & (nt.cap - 1);
-        while (nt.e[j].key)
-          j = (j + 1) & (nt.cap - 1);
-        nt.e[j] = t->e[i];
-        nt.n++;
-      }
-    free(t->e);
-    *t = nt;
-  }
-  size_t j = hash(k, len) & (t->cap - 1);
-  while (t->e[j].key) {
-    if (t->e[j].len == len && memcmp(t->e[j].key, k, len) == 0) {
-      t->e[j].count += count;
-      return &t->e[j];
-    }
-    j = (j + 1) & (t->cap - 1);
-  }
-  char *copy = malloc(len + 1);
-  if (!copy)
-    return NULL;
-  memcpy(copy, k, len);
-  copy[len] = 0;
-  t->e[j] = (entry_t){copy, len, count};
-  t->n++;
-  return &t->e[j];
-}
-
-static entry_t *table_find(const table_t *t, const char *k, size_t len) {
-  size_t j = hash(k, len) & (t->cap - 1);
-  while (t->e[j].key) {
-    if (t->e[j].len == len && memcmp(t->e[j].key, k, len) == 0)
-      return &t->e[j];
-    j = (j + 1) & (t->cap - 1);
-  }
-  return NULL;
-}
-
-static int by_count(const void *a, const void *b) {
-  const entry_t *x = a, *y = b;
-  if (x->count != y->count)
-    return x->count < y->count ? 1 : -1;
-  return strcmp(x->key, y->key);
-}
 
 /* ---- the crawl's state -------------------------------------------------------- */
 
@@ -165,8 +78,8 @@ typedef struct crawl {
   cc_http_session_t *s;
   item_t *q;
   size_t qhead, qlen, qcap;
-  table_t seen;
-  table_t done; /* from --state: fetched before */
+  counts_t seen;
+  counts_t done; /* from --state: fetched before */
   host_t *hosts;
   size_t nhosts;
   cc_event_t *changed;
@@ -177,8 +90,8 @@ typedef struct crawl {
   /* results */
   long started, pages, fetched, cut_by_time, skipped_type, skipped_robots, skipped_scope;
   uint64_t bytes;
-  table_t errors; /* kind -> count */
-  table_t memo;   /* (base directory, href) -> index in memo_vals */
+  counts_t errors; /* kind -> count */
+  counts_t memo;   /* (base directory, href) -> index in memo_vals */
   char **memo_vals;
   size_t nmemo_vals, capmemo_vals;
   kept_t *kept;
@@ -213,7 +126,7 @@ static void json_str(FILE *f, const char *s) {
 }
 
 static void count_error(crawl_t *c, const char *kind) {
-  table_add(&c->errors, kind, strlen(kind), 1);
+  counts_add(&c->errors, kind, strlen(kind), 1);
 }
 
 /* scheme://host[:port] of a normalised URL into out; its path in *path. */
@@ -279,9 +192,9 @@ static void state_line(crawl_t *c, char kind, int depth, const char *url) {
 /* Adds a normalised URL to the frontier unless seen. */
 static int enqueue(crawl_t *c, const char *url, int depth, bool write_state) {
   size_t len = strlen(url);
-  if (table_find(&c->seen, url, len))
+  if (counts_find(&c->seen, url, len))
     return 0;
-  if (!table_add(&c->seen, url, len, 1))
+  if (!counts_add(&c->seen, url, len, 1))
     return -ENOMEM;
   if (c->qlen == c->qcap) {
     size_t nc = c->qcap ? c->qcap * 2 : 1024;
@@ -515,7 +428,7 @@ static const char *resolve(scan_ctx_t *sc, const char *href) {
   key[bl] = '\x01';
   memcpy(key + bl + 1, href, hl);
   size_t kl = bl + 1 + hl;
-  entry_t *e = table_find(&c->memo, key, kl);
+  counts_entry_t *e = counts_find(&c->memo, key, kl);
   if (e)
     return e->count ? c->memo_vals[e->count] : NULL;
   char ref[URL_MAX], abs[URL_MAX], norm[URL_MAX];
@@ -544,7 +457,7 @@ static const char *resolve(scan_ctx_t *sc, const char *href) {
       return NULL;
     idx = c->nmemo_vals++;
   }
-  if (!table_add(&c->memo, key, kl, idx))
+  if (!counts_add(&c->memo, key, kl, idx))
     return NULL;
   return idx ? c->memo_vals[idx] : NULL;
 }
@@ -1070,8 +983,8 @@ static ssize_t count_words(const void *in, size_t in_len, void *out, size_t cap,
   }
   if (!text)
     return -ENOMEM;
-  table_t t;
-  if (table_init(&t, 1024) < 0) {
+  counts_t t;
+  if (counts_init(&t, 1024) < 0) {
     free(text);
     return -ENOMEM;
   }
@@ -1086,37 +999,25 @@ static ssize_t count_words(const void *in, size_t in_len, void *out, size_t cap,
       wl++;
       continue;
     }
-    if (wl >= 3 && !table_add(&t, text + start, wl, 1)) {
-      table_free(&t);
+    if (wl >= 3 && !counts_add(&t, text + start, wl, 1)) {
+      counts_free(&t);
       free(text);
       return -ENOMEM;
     }
     wl = 0;
   }
   free(text);
-  size_t used = 0;
-  ssize_t ret = 0;
-  for (size_t i = 0; i < t.cap; i++) {
-    if (!t.e[i].key)
-      continue;
-    int k = snprintf((char *)out + used, cap - used, "%s\t%llu\n", t.e[i].key,
-                     (unsigned long long)t.e[i].count);
-    if (k < 0 || (size_t)k >= cap - used) {
-      ret = -CC_ETOOBIG;
-      break;
-    }
-    used += (size_t)k;
-  }
-  table_free(&t);
-  return ret < 0 ? ret : (ssize_t)used;
+  ssize_t ret = counts_write(&t, out, cap);
+  counts_free(&t);
+  return ret;
 }
 
 /* Merges the pages' word counts (waiting for those still in the pool) and
  * prints the totals and the top words. Called on a plain thread. */
 static int mine(crawl_t *c, cc_pool_t *pool, double *secs) {
   int64_t t0 = cc_now_ns();
-  table_t total = {0};
-  if (table_init(&total, 1 << 16) < 0)
+  counts_t total = {0};
+  if (counts_init(&total, 1 << 16) < 0)
     return -ENOMEM;
   uint64_t words = 0;
   size_t failed = 0;
@@ -1128,25 +1029,15 @@ static int mine(crawl_t *c, cc_pool_t *pool, double *secs) {
       continue;
     }
     const cc_buf_t *res = (const cc_buf_t *)v;
-    char *s = res->data, *end = s + res->len;
-    while (s < end) {
-      char *tab = memchr(s, '\t', (size_t)(end - s));
-      char *nl = tab ? memchr(tab, '\n', (size_t)(end - tab)) : NULL;
-      if (!nl)
-        break;
-      uint64_t k = strtoull(tab + 1, NULL, 10);
-      table_add(&total, s, (size_t)(tab - s), k);
-      words += k;
-      s = nl + 1;
+    int64_t k = counts_merge(&total, res->data, res->len);
+    if (k < 0) {
+      counts_free(&total);
+      return (int)k;
     }
+    words += (uint64_t)k;
   }
-  entry_t *all = malloc((total.n + 1) * sizeof *all);
-  size_t m = 0;
-  for (size_t i = 0; all && i < total.cap; i++)
-    if (total.e[i].key)
-      all[m++] = total.e[i];
-  if (all)
-    qsort(all, m, sizeof *all, by_count);
+  counts_entry_t *all = counts_sorted(&total);
+  size_t m = all ? total.n : 0;
   *secs = (double)(cc_now_ns() - t0) / 1e9;
   printf("words: %llu (%zu distinct) over %zu pages, counted by %d worker processes "
          "during the crawl (%.3f s more after it)%s\n",
@@ -1157,7 +1048,7 @@ static int mine(crawl_t *c, cc_pool_t *pool, double *secs) {
     printf("%s%s:%llu", i ? "," : "", all[i].key, (unsigned long long)all[i].count);
   printf("\n");
   free(all);
-  table_free(&total);
+  counts_free(&total);
   return 0;
 }
 
@@ -1179,7 +1070,7 @@ static int load_state(crawl_t *c, bool *resumed) {
       if (tab && enqueue(c, tab + 1, atoi(line + 2), false) < 0)
         break;
     } else if (line[0] == 'D' && line[1] == '\t') {
-      table_add(&c->done, line + 2, strlen(line + 2), 1);
+      counts_add(&c->done, line + 2, strlen(line + 2), 1);
     }
   }
   free(line);
@@ -1187,7 +1078,7 @@ static int load_state(crawl_t *c, bool *resumed) {
   /* drop what was done from the frontier */
   size_t k = 0;
   for (size_t i = 0; i < c->qlen; i++) {
-    if (table_find(&c->done, c->q[i].url, strlen(c->q[i].url)))
+    if (counts_find(&c->done, c->q[i].url, strlen(c->q[i].url)))
       free(c->q[i].url);
     else
       c->q[k++] = c->q[i];
@@ -1300,8 +1191,8 @@ static int crawl_cmd(int argc, char **argv) {
     *q = 0;
   *(strrchr(c.start_dir, '/') + 1) = 0;
 
-  if (table_init(&c.seen, 1 << 12) < 0 || table_init(&c.done, 1 << 10) < 0 ||
-      table_init(&c.errors, 64) < 0 || table_init(&c.memo, 1 << 14) < 0)
+  if (counts_init(&c.seen, 1 << 12) < 0 || counts_init(&c.done, 1 << 10) < 0 ||
+      counts_init(&c.errors, 64) < 0 || counts_init(&c.memo, 1 << 14) < 0)
     return 1;
   bool resumed = false;
   if (c.state_path) {
@@ -1404,10 +1295,10 @@ static int crawl_cmd(int argc, char **argv) {
     cc_event_free(c.hosts[i].robots_ready);
   }
   free(c.hosts);
-  table_free(&c.seen);
-  table_free(&c.done);
-  table_free(&c.errors);
-  table_free(&c.memo);
+  counts_free(&c.seen);
+  counts_free(&c.done);
+  counts_free(&c.errors);
+  counts_free(&c.memo);
   for (size_t i = 0; i < c.nmemo_vals; i++)
     free(c.memo_vals[i]);
   free(c.memo_vals);

@@ -13,6 +13,7 @@
 #endif
 
 #include "cmd.h"
+#include "counts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,79 +29,6 @@
 
 #define DEFAULT_DIR "/usr/share/doc/python3-doc/html"
 #define TOP         20
-
-/* ---- a small string -> count hash table (open addressing) ---------------- */
-
-typedef struct entry {
-  char *word;
-  size_t len;
-  uint64_t count;
-} entry_t;
-
-typedef struct table {
-  entry_t *e;
-  size_t cap, n;
-} table_t;
-
-static uint64_t hash(const char *s, size_t len) {
-  uint64_t h = 1469598103934665603ull; /* FNV-1a */
-  for (size_t i = 0; i < len; i++)
-    h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-  return h;
-}
-
-static int table_init(table_t *t, size_t cap) {
-  t->e = calloc(cap, sizeof *t->e);
-  t->cap = cap;
-  t->n = 0;
-  return t->e ? 0 : -ENOMEM;
-}
-
-static void table_free(table_t *t) {
-  for (size_t i = 0; i < t->cap; i++)
-    free(t->e[i].word);
-  free(t->e);
-}
-
-static int table_add(table_t *t, const char *w, size_t len, uint64_t count);
-
-static int table_grow(table_t *t) {
-  table_t nt;
-  if (table_init(&nt, t->cap * 2) < 0)
-    return -ENOMEM;
-  for (size_t i = 0; i < t->cap; i++)
-    if (t->e[i].word) {
-      size_t j = hash(t->e[i].word, t->e[i].len) & (nt.cap - 1);
-      while (nt.e[j].word)
-        j = (j + 1) & (nt.cap - 1);
-      nt.e[j] = t->e[i];
-      nt.n++;
-    }
-  free(t->e);
-  *t = nt;
-  return 0;
-}
-
-static int table_add(table_t *t, const char *w, size_t len, uint64_t count) {
-  if ((t->n + 1) * 2 > t->cap && table_grow(t) < 0)
-    return -ENOMEM;
-  size_t j = hash(w, len) & (t->cap - 1);
-  while (t->e[j].word) {
-    if (t->e[j].len == len && memcmp(t->e[j].word, w, len) == 0) {
-      t->e[j].count += count;
-      return 0;
-    }
-    j = (j + 1) & (t->cap - 1);
-  }
-  char *copy = malloc(len + 1);
-  if (!copy)
-    return -ENOMEM;
-  memcpy(copy, w, len);
-  copy[len] = 0;
-  t->e[j] = (entry_t){copy, len, count};
-  t->n++;
-  return 0;
-}
 
 /* ---- the work, in a worker process ---------------------------------------- */
 
@@ -141,8 +69,8 @@ static ssize_t count_words(const void *in, size_t in_len, void *out, size_t cap,
   char *text = read_file(path, &len, &err);
   if (!text)
     return err;
-  table_t t;
-  if (table_init(&t, 1024) < 0) {
+  counts_t t;
+  if (counts_init(&t, 1024) < 0) {
     free(text);
     return -ENOMEM;
   }
@@ -167,8 +95,8 @@ static ssize_t count_words(const void *in, size_t in_len, void *out, size_t cap,
       wl++;
     }
     if (!letter && wl) {
-      if (wl <= sizeof word && table_add(&t, word, wl, 1) < 0) {
-        table_free(&t);
+      if (wl <= sizeof word && !counts_add(&t, word, wl, 1)) {
+        counts_free(&t);
         free(text);
         return -ENOMEM;
       }
@@ -176,21 +104,9 @@ static ssize_t count_words(const void *in, size_t in_len, void *out, size_t cap,
     }
   }
   free(text);
-  size_t used = 0;
-  ssize_t ret = 0;
-  for (size_t i = 0; i < t.cap; i++) {
-    if (!t.e[i].word)
-      continue;
-    int n = snprintf((char *)out + used, cap - used, "%s\t%llu\n", t.e[i].word,
-                     (unsigned long long)t.e[i].count);
-    if (n < 0 || (size_t)n >= cap - used) {
-      ret = -CC_ETOOBIG;
-      break;
-    }
-    used += (size_t)n;
-  }
-  table_free(&t);
-  return ret < 0 ? ret : (ssize_t)used;
+  ssize_t ret = counts_write(&t, out, cap);
+  counts_free(&t);
+  return ret;
 }
 
 /* ---- listing the files ------------------------------------------------------ */
@@ -221,17 +137,10 @@ static int visit(const char *path, const struct stat *sb, int type, struct FTW *
   return 0;
 }
 
-static int by_count(const void *a, const void *b) {
-  const entry_t *x = a, *y = b;
-  if (x->count != y->count)
-    return x->count < y->count ? 1 : -1;
-  return strcmp(x->word, y->word);
-}
-
 /* ---- merging a file's counts into the total, as results arrive --------- */
 
 typedef struct mine_sum {
-  table_t *total;
+  counts_t *total;
   size_t failed;
   uint64_t words;
   char **paths;
@@ -244,16 +153,12 @@ static void merge(size_t idx, cc_buf_t res, int st, void *arg) {
     sum->failed++;
     return;
   }
-  char *s = res.data, *end = s + res.len;
-  while (s < end) {
-    char *tab = memchr(s, '\t', (size_t)(end - s));
-    char *nl = tab ? memchr(tab, '\n', (size_t)(end - tab)) : NULL;
-    if (!nl)
-      break;
-    uint64_t c = strtoull(tab + 1, NULL, 10);
-    table_add(sum->total, s, (size_t)(tab - s), c);
-    sum->words += c;
-    s = nl + 1;
+  int64_t k = counts_merge(sum->total, res.data, res.len);
+  if (k < 0) {
+    fprintf(stderr, "concur mine: %s: %s\n", sum->paths[idx], cc_strerror((int)k));
+    sum->failed++;
+  } else {
+    sum->words += (uint64_t)k;
   }
   free(res.data);
 }
@@ -335,8 +240,8 @@ int concur_mine_main(int argc, char **argv) {
     fprintf(stderr, "concur mine: pool: %s\n", cc_strerror(r));
     return 1;
   }
-  table_t total;
-  if (table_init(&total, 1 << 16) < 0)
+  counts_t total;
+  if (counts_init(&total, 1 << 16) < 0)
     return 1;
   mine_sum_t sum = {&total, 0, 0, files.paths};
   if (mpi) {
@@ -372,12 +277,8 @@ int concur_mine_main(int argc, char **argv) {
   }
   double secs = (double)(cc_now_ns() - t0) / 1e9;
 
-  entry_t *all = malloc((total.n ? total.n : 1) * sizeof *all);
-  size_t n = 0;
-  for (size_t i = 0; i < total.cap; i++)
-    if (total.e[i].word)
-      all[n++] = total.e[i];
-  qsort(all, n, sizeof *all, by_count);
+  counts_entry_t *all = counts_sorted(&total);
+  size_t n = all ? total.n : 0;
   double mb = (double)files.bytes / (1024.0 * 1024.0);
   printf("mined %zu files, %.1f MB, %llu words (%zu distinct) in %.2f s on %d %s "
          "(%.1f MB/s)%s\n",
@@ -389,10 +290,9 @@ int concur_mine_main(int argc, char **argv) {
          failed ? " - some files failed" : "");
   printf("top %d words:\n", TOP);
   for (size_t i = 0; i < n && i < TOP; i++)
-    printf("  %2zu. %-16s %10llu\n", i + 1, all[i].word,
-           (unsigned long long)all[i].count);
+    printf("  %2zu. %-16s %10llu\n", i + 1, all[i].key, (unsigned long long)all[i].count);
   free(all);
-  table_free(&total);
+  counts_free(&total);
   for (size_t i = 0; i < files.n; i++)
     free(files.paths[i]);
   free(files.paths);
