@@ -8,8 +8,8 @@
  * requests on both sides, and the spans you mark yourself with the calls
  * below. `concur trace file.json -o timeline.svg` draws it offline.
  * CONCUR_TRACE is read at the first use of the runtime (first task, job,
- * pool or trace call). A "%p" in the path is replaced by the process id (one file per program
- * when a traced program starts others). docs/trace.md tells the costs.
+ * pool or trace call). A "%p" in the path is replaced by the process id (one file per
+ * program when a traced program starts others). docs/trace.md tells the costs.
  *
  * Python: asyncio has nothing built in (its debug mode only logs slow
  * callbacks); the nearest tool is viztracer (`viztracer script.py`, same

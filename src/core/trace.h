@@ -8,13 +8,12 @@
  *
  * Tracing is switched on by CONCUR_TRACE=path, read at the first use (the
  * flag starts true so that the first hook of any kind takes the slow path
- * and resolves it once; a fork resolves it first), or by cc_trace_start(). Each thread appends
- * formatted events to its own buffer without taking a lock; a buffer goes
- * to the file in one write(2) when it fills up, at the end of cc_run, when
- * its thread exits, at exit() and at cc_trace_stop(). The file is opened
- * with O_APPEND and inherited by forked children: the process pool's
- * workers write their events into the same file themselves (each write is
- * a whole number of events, and O_APPEND makes each write land whole), so
+ * and resolves it once; a fork resolves it first), or by cc_trace_start(). Each thread
+ * appends formatted events to its own buffer without taking a lock; a buffer goes to the
+ * file in one write(2) when it fills up, at the end of cc_run, when its thread exits, at
+ * exit() and at cc_trace_stop(). The file is opened with O_APPEND and inherited by forked
+ * children: the process pool's workers write their events into the same file themselves
+ * (each write is a whole number of events, and O_APPEND makes each write land whole), so
  * nothing is merged at exit. Timestamps are CLOCK_MONOTONIC in
  * microseconds, one clock for every thread and process of the machine.
  *
