@@ -27,7 +27,6 @@
 #include <mycss/mycss.h>
 #include <mycss/selectors/init.h>
 #include <myhtml/myhtml.h>
-#include <myhtml/charef.h>
 #include <myhtml/tree.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +37,7 @@
 #include <concur.h>
 
 #include "common.h"
+#include "html/html_int.h"
 
 typedef struct doc {
   char *data;
@@ -82,113 +82,8 @@ static void hash_bytes(answer_t *a, const char *s, size_t n) {
   a->hash = (h ^ 0xff) * 1099511628211ull;
 }
 
-/* ---- a decoder of character references, CR/LF and NULs (for raw mode) ---- */
-
-typedef struct sbuf {
-  char *p;
-  size_t n, cap;
-} sbuf_t;
-
-static void sb_put(sbuf_t *b, const char *s, size_t n) {
-  if (b->n + n + 8 > b->cap) {
-    b->cap = (b->n + n + 8) * 2;
-    b->p = realloc(b->p, b->cap);
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-}
-
-static void sb_cp(sbuf_t *b, uint32_t c) {
-  char u[4];
-  size_t n;
-  if (c == 0 || (c >= 0xD800 && c <= 0xDFFF) || c > 0x10FFFF)
-    c = 0xFFFD;
-  if (c < 0x80) {
-    u[0] = (char)c, n = 1;
-  } else if (c < 0x800) {
-    u[0] = (char)(0xC0 | c >> 6), u[1] = (char)(0x80 | (c & 0x3F)), n = 2;
-  } else if (c < 0x10000) {
-    u[0] = (char)(0xE0 | c >> 12), u[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-    u[2] = (char)(0x80 | (c & 0x3F)), n = 3;
-  } else {
-    u[0] = (char)(0xF0 | c >> 18), u[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-    u[2] = (char)(0x80 | ((c >> 6) & 0x3F)), u[3] = (char)(0x80 | (c & 0x3F)), n = 4;
-  }
-  sb_put(b, u, n);
-}
-
-static void decode(sbuf_t *b, const char *s, size_t n, int in_attr) {
-  size_t i = 0, run = 0;
-  b->n = 0;
-  while (i < n) {
-    char c = s[i];
-    if (c != '&' && c != '\r' && c != 0) {
-      i++;
-      continue;
-    }
-    sb_put(b, s + run, i - run);
-    if (c == '\r') {
-      sb_put(b, "\n", 1);
-      i += (i + 1 < n && s[i + 1] == '\n') ? 2 : 1;
-    } else if (c == 0) {
-      sb_cp(b, 0xFFFD);
-      i++;
-    } else if (i + 1 < n && s[i + 1] == '#') {
-      size_t j = i + 2;
-      int hex = j < n && (s[j] == 'x' || s[j] == 'X');
-      j += hex;
-      uint32_t v = 0;
-      size_t d0 = j;
-      while (j < n && (hex ? strchr("0123456789abcdefABCDEF", s[j]) && s[j]
-                           : s[j] >= '0' && s[j] <= '9')) {
-        int dv = s[j] <= '9' ? s[j] - '0' : (s[j] | 0x20) - 'a' + 10;
-        if (v < 0x110000)
-          v = v * (hex ? 16 : 10) + (uint32_t)dv;
-        j++;
-      }
-      if (j == d0) {
-        sb_put(b, "&", 1);
-        i++;
-      } else {
-        if (j < n && s[j] == ';')
-          j++;
-        sb_cp(b, v);
-        i = j;
-      }
-    } else {
-      size_t best = 0, k, avail = n - i - 1;
-      const charef_entry_t *hit = NULL;
-      for (k = 1; k <= avail && k <= 32; k++) {
-        size_t off = 0, len = 0;
-        const charef_entry_t *e = myhtml_charef_find(s + i + 1, &off, k, &len);
-        if (off != k)
-          break;
-        if (e->codepoints_len)
-          best = k, hit = e;
-        if (s[i + k] == ';' || e->next == 0)
-          break;
-      }
-      /* In an attribute, a reference without ';' followed by '=' or an
-       * alphanumeric stays as it is (HTML's "historical reasons"). */
-      if (hit && in_attr && s[i + best] != ';' && i + 1 + best < n &&
-          (s[i + 1 + best] == '=' || (s[i + 1 + best] >= '0' && s[i + 1 + best] <= '9') ||
-           ((s[i + 1 + best] | 0x20) >= 'a' && (s[i + 1 + best] | 0x20) <= 'z')))
-        hit = NULL;
-      if (hit) {
-        for (size_t q = 0; q < hit->codepoints_len; q++)
-          sb_cp(b, (uint32_t)hit->codepoints[q]);
-        i += 1 + best;
-      } else {
-        sb_put(b, "&", 1);
-        i++;
-      }
-    }
-    run = i;
-  }
-  sb_put(b, s + run, n - run);
-}
-
-/* ---- myhtml ----------------------------------------------------------- */
+/* Raw mode: the caller decodes character references, CR/LF and NULs; this
+ * uses concur's own decoder (src/html/decode.c), the one cc_html_scan runs. */
 
 static myhtml_t *mh;
 static myhtml_tree_t *mt;
@@ -197,7 +92,7 @@ typedef struct raw_ctx {
   const char *base;
   answer_t *a;
   int in_title, have_title;
-  sbuf_t sb;
+  cc__sbuf_t sb;
 } raw_ctx_t;
 
 static void *raw_cb(myhtml_tree_t *tree, myhtml_token_node_t *t, void *vctx) {
@@ -206,7 +101,7 @@ static void *raw_cb(myhtml_tree_t *tree, myhtml_token_node_t *t, void *vctx) {
     for (myhtml_token_attr_t *at = t->attr_first; at; at = at->next) {
       if (at->raw_key_length == 4 &&
           strncasecmp(c->base + at->raw_key_begin, "href", 4) == 0) {
-        decode(&c->sb, c->base + at->raw_value_begin, at->raw_value_length, 1);
+        cc__html_decode(&c->sb, c->base + at->raw_value_begin, at->raw_value_length, 1);
         c->a->links++;
         hash_bytes(c->a, c->sb.p, c->sb.n);
         break; /* the first of duplicate attributes wins */
@@ -221,7 +116,7 @@ static void *raw_cb(myhtml_tree_t *tree, myhtml_token_node_t *t, void *vctx) {
       c->in_title = 0;
     }
   } else if (t->tag_id == MyHTML_TAG__TEXT && c->in_title) {
-    decode(&c->sb, c->base + t->raw_begin, t->raw_length, 0);
+    cc__html_decode(&c->sb, c->base + t->raw_begin, t->raw_length, 0);
     hash_bytes(c->a, c->sb.p, c->sb.n);
   }
   return vctx;
@@ -279,12 +174,12 @@ static void run_myhtml_tok(answer_t *a) {
 }
 
 static void myhtml_title_text(myhtml_tree_node_t *n, answer_t *a) {
-  sbuf_t sb = {0};
+  cc__sbuf_t sb = {0};
   for (myhtml_tree_node_t *ch = myhtml_node_child(n); ch; ch = myhtml_node_next(ch)) {
     size_t len = 0;
     const char *t = myhtml_node_text(ch, &len);
     if (t)
-      sb_put(&sb, t, len);
+      cc__sb_put(&sb, t, len);
   }
   hash_bytes(a, sb.p ? sb.p : "", sb.n);
   free(sb.p);
@@ -356,7 +251,7 @@ static void run_modest(answer_t *a) {
 typedef struct sax_ctx {
   answer_t *a;
   int in_title, have_title;
-  sbuf_t sb;
+  cc__sbuf_t sb;
 } sax_ctx_t;
 
 static void sax_start(void *ud, const xmlChar *name, const xmlChar **attrs) {
@@ -388,7 +283,7 @@ static void sax_end(void *ud, const xmlChar *name) {
 static void sax_chars(void *ud, const xmlChar *ch, int len) {
   sax_ctx_t *c = ud;
   if (c->in_title)
-    sb_put(&c->sb, (const char *)ch, (size_t)len);
+    cc__sb_put(&c->sb, (const char *)ch, (size_t)len);
 }
 
 static void sax_quiet(void *ud, const char *msg, ...) {}
@@ -484,11 +379,11 @@ static void run_gumbo(answer_t *a) {
       } else if (e->tag == GUMBO_TAG_TITLE && !have_title) {
         have_title = 1;
         a->titles++;
-        sbuf_t sb = {0};
+        cc__sbuf_t sb = {0};
         for (unsigned k = 0; k < e->children.length; k++) {
           GumboNode *ch = e->children.data[k];
           if (ch->type == GUMBO_NODE_TEXT || ch->type == GUMBO_NODE_WHITESPACE)
-            sb_put(&sb, ch->v.text.text, strlen(ch->v.text.text));
+            cc__sb_put(&sb, ch->v.text.text, strlen(ch->v.text.text));
         }
         hash_bytes(a, sb.p ? sb.p : "", sb.n);
         free(sb.p);
