@@ -91,6 +91,11 @@ int cc_test_count_maps(const char *needle);
 /* Runs fn(arg) under cc_run() and asserts it returned 0; returns the value. */
 intptr_t cc_test_run(cc_task_fn fn, void *arg);
 
+/* Joins task `t` from a coroutine, failing the case with "<who> still waits:
+ * the hand-off was lost" if it does not end within 500 ms (a lost wake-up
+ * shows up as a waiter that never ends). */
+void cc_test_join_within(cc_task_t *t, const char *who);
+
 /* Runs cc_run(fn, arg) (with cc_run's signal handling when `signals`) in a
  * forked child whose stderr is captured into buf (NUL-terminated, at most
  * size-1 bytes); the child exits 0 when cc_run returned 0. Returns the

@@ -200,6 +200,16 @@ intptr_t cc_test_run(cc_task_fn fn, void *arg) {
   return res;
 }
 
+void cc_test_join_within(cc_task_t *t, const char *who) {
+  cc_timeout_t to;
+  cc_timeout_begin(&to, cc_deadline_in(500));
+  int r = cc_join(t, NULL);
+  cc_timeout_end(&to);
+  if (r == -ETIMEDOUT)
+    CC_TEST_FAIL("%s still waits: the hand-off was lost", who);
+  ASSERT_OK(r);
+}
+
 int cc_test_run_in_child(cc_task_fn fn, void *arg, int signals, char *buf, size_t size) {
   int pfd[2];
   if (pipe(pfd) != 0)

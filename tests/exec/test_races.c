@@ -40,16 +40,6 @@ static intptr_t op_task(void *arg) {
 #define OP(fn, o)                                                                        \
   { .call = (fn), .obj = (o), .deadline = CC_FOREVER, .r = 1 }
 
-static void join_within(cc_task_t *t, const char *who) {
-  cc_timeout_t to;
-  cc_timeout_begin(&to, cc_deadline_in(500));
-  int r = cc_join(t, NULL);
-  cc_timeout_end(&to);
-  if (r == -ETIMEDOUT)
-    CC_TEST_FAIL("%s still waits: the hand-off was lost", who);
-  ASSERT_OK(r);
-}
-
 static void park_two(op_t *a, op_t *b, cc_task_t **ta, cc_task_t **tb) {
   ASSERT_OK(cc_spawn(ta, op_task, a));
   ASSERT_OK(cc_spawn(tb, op_task, b));
@@ -118,8 +108,8 @@ static intptr_t t_tlock(void *arg) {
   ASSERT_OK(cc_tlock_release(l));
   if (how == 2)
     cc_cancel(ta);
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   ASSERT_ERR(a.r, how == 0 ? -ECANCELED : how == 1 ? -ETIMEDOUT : 0);
   ASSERT_OK(b.r);
   ASSERT_FALSE(cc_tlock_locked(l));
@@ -148,8 +138,8 @@ static intptr_t t_tlock_remote(void *unused) {
   park_two(&a, &b, &ta, &tb);
   cc_cancel(ta);
   from_thread(release_tlock, l);
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   /* a was signalled by the thread: it may take the lock (and release it);
    * if it reports the cancellation instead, b must have had the lock. */
   ASSERT_TRUE(a.r == 0 || a.r == -ECANCELED);
@@ -183,13 +173,13 @@ static intptr_t t_tsem(void *arg) {
   ASSERT_OK(cc_tsem_release(s));
   if (how == 2) {
     cc_cancel(ta);
-    join_within(ta, "a");
+    cc_test_join_within(ta, "a");
     ASSERT_OK(a.r); /* signalled first: the unit is a's */
     ASSERT_FALSE(b.done);
     ASSERT_OK(cc_tsem_release(s));
   }
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   if (how != 2)
     ASSERT_ERR(a.r, how == 0 ? -ECANCELED : -ETIMEDOUT);
   ASSERT_OK(b.r);
@@ -228,14 +218,14 @@ static intptr_t t_tsem_remote(void *unused) {
   park_two(&a, &b, &ta, &tb);
   cc_cancel(ta);
   from_thread(release_tsem, s);
-  join_within(ta, "a");
+  cc_test_join_within(ta, "a");
   if (a.r == 0) { /* signalled: a took the unit; b still waits for one */
     ASSERT_FALSE(b.done);
     ASSERT_OK(cc_tsem_release(s));
   } else {
     ASSERT_ERR(a.r, -ECANCELED);
   }
-  join_within(tb, "b");
+  cc_test_join_within(tb, "b");
   ASSERT_OK(b.r);
   ASSERT_EQ(cc_tsem_value(s), 0);
   ASSERT_OK(cc_tsem_free(s));
@@ -276,15 +266,15 @@ static intptr_t t_tcond(void *arg) {
     cc_cancel(ta);
   ASSERT_OK(cc_tlock_release(l));
   if (how == 2) {
-    join_within(ta, "a");
+    cc_test_join_within(ta, "a");
     ASSERT_OK(a.r); /* notified first */
     ASSERT_FALSE(b.done);
     ASSERT_OK(cc_tlock_acquire(l, CC_FOREVER));
     cc_tcond_notify(c, 1);
     ASSERT_OK(cc_tlock_release(l));
   }
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   if (how != 2)
     ASSERT_ERR(a.r, how == 0 ? -ECANCELED : -ETIMEDOUT);
   ASSERT_OK(b.r);
@@ -322,8 +312,8 @@ static intptr_t t_tevent(void *arg) {
   if (how == 0)
     cc_cancel(ta);
   cc_tevent_set(e);
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   /* A broadcast takes nothing from anyone: a signalled waiter reports the
    * event even if its cancellation or deadline came first. */
   ASSERT_OK(a.r);
@@ -363,14 +353,14 @@ static intptr_t t_tqueue_get(void *arg) {
   ASSERT_OK(cc_tqueue_put(q, (void *)7, CC_FOREVER));
   if (how == 2) {
     cc_cancel(ta);
-    join_within(ta, "a");
+    cc_test_join_within(ta, "a");
     ASSERT_OK(a.r);
     ASSERT_EQ((intptr_t)a.item, 7);
     ASSERT_FALSE(b.done);
     ASSERT_OK(cc_tqueue_put(q, (void *)7, CC_FOREVER));
   }
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   if (how != 2)
     ASSERT_ERR(a.r, how == 0 ? -ECANCELED : -ETIMEDOUT);
   ASSERT_OK(b.r);
@@ -411,8 +401,8 @@ static intptr_t t_tqueue_put(void *arg) {
   void *v;
   ASSERT_OK(cc_tqueue_try_get(q, &v));
   ASSERT_EQ((intptr_t)v, 1);
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   ASSERT_ERR(a.r, how == 0 ? -ECANCELED : -ETIMEDOUT);
   ASSERT_OK(b.r); /* the slot went to b, not to the cancelled a */
   ASSERT_OK(cc_tqueue_try_get(q, &v));
@@ -439,7 +429,7 @@ static intptr_t t_tqueue_remote(void *unused) {
   park_two(&a, &b, &ta, &tb);
   cc_cancel(ta);
   from_thread(put_seven, q);
-  join_within(ta, "a");
+  cc_test_join_within(ta, "a");
   if (a.r == 0) { /* signalled: a took the item */
     ASSERT_EQ((intptr_t)a.item, 7);
     ASSERT_FALSE(b.done);
@@ -447,7 +437,7 @@ static intptr_t t_tqueue_remote(void *unused) {
   } else {
     ASSERT_ERR(a.r, -ECANCELED);
   }
-  join_within(tb, "b");
+  cc_test_join_within(tb, "b");
   ASSERT_OK(b.r);
   ASSERT_EQ((intptr_t)b.item, 7);
   ASSERT_EQ(cc_tqueue_size(q), 0);
@@ -483,8 +473,8 @@ static intptr_t t_future(void *arg) {
     from_thread(set_41, f);
   else
     set_41(f);
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   /* Completion is a broadcast: a signalled waiter has its result. */
   ASSERT_OK(a.r);
   ASSERT_EQ(a.value, 41);

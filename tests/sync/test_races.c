@@ -25,10 +25,6 @@
 
 #include "test.h"
 
-#ifndef CC_QUEUE_RENDEZVOUS
-#define CC_QUEUE_RENDEZVOUS 0 /* before the rendezvous got its own name */
-#endif
-
 typedef struct op {
   void *obj;        /* the primitive */
   cc_lock_t *lk;    /* a condition's lock */
@@ -40,18 +36,6 @@ typedef struct op {
 
 #define OP(o)                                                                            \
   { .obj = (o), .deadline = CC_FOREVER, .r = 1 }
-
-/* Joins `t`, failing the test if it does not end within 500 ms (the lost
- * wake-up these tests look for shows up as a waiter that never ends). */
-static void join_within(cc_task_t *t, const char *who) {
-  cc_timeout_t to;
-  cc_timeout_begin(&to, cc_deadline_in(500));
-  int r = cc_join(t, NULL);
-  cc_timeout_end(&to);
-  if (r == -ETIMEDOUT)
-    CC_TEST_FAIL("%s still waits: the hand-off was lost", who);
-  ASSERT_OK(r);
-}
 
 static void scope_begin(op_t *o, cc_timeout_t *to) {
   cc_timeout_begin(to, o->deadline);
@@ -162,8 +146,8 @@ static intptr_t t_lock_cancel_then_release(void *unused) {
   park_two(lock_op, &a, &b, &ta, &tb);
   cc_cancel(ta);
   ASSERT_OK(cc_lock_release(l));
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   ASSERT_ERR(a.r, -ECANCELED);
   ASSERT_OK(b.r);
   ASSERT_FALSE(cc_lock_locked(l));
@@ -183,8 +167,8 @@ static intptr_t t_lock_release_then_cancel(void *unused) {
   park_two(lock_op, &a, &b, &ta, &tb);
   ASSERT_OK(cc_lock_release(l));
   cc_cancel(ta); /* too late: a owns the lock already */
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   ASSERT_OK(a.r);
   ASSERT_OK(b.r);
   ASSERT_FALSE(cc_lock_locked(l));
@@ -203,8 +187,8 @@ static intptr_t t_lock_deadline_then_release(void *unused) {
   cc_task_t *ta, *tb;
   park_two_until(lock_op, &a, &b, &ta, &tb);
   ASSERT_OK(cc_lock_release(l));
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   ASSERT_ERR(a.r, -ETIMEDOUT);
   ASSERT_OK(b.r);
   ASSERT_FALSE(cc_lock_locked(l));
@@ -225,8 +209,8 @@ static intptr_t t_lock_release_then_deadline(void *unused) {
   park_two(lock_op, &a, &b, &ta, &tb);
   spin_past(a.deadline);
   ASSERT_OK(cc_lock_release(l)); /* before the loop saw the deadline: a wins */
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   ASSERT_OK(a.r);
   ASSERT_OK(b.r);
   ASSERT_OK(cc_lock_free(l));
@@ -247,8 +231,8 @@ static intptr_t t_sem_cancel_then_release(void *arg) {
   park_two(sem_op, &a, &b, &ta, &tb);
   cc_cancel(ta);
   ASSERT_OK(cc_sem_release(s));
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   ASSERT_ERR(a.r, -ECANCELED);
   ASSERT_OK(b.r);
   ASSERT_EQ(cc_sem_value(s), 0);
@@ -275,11 +259,11 @@ static intptr_t t_sem_release_then_cancel(void *arg) {
   park_two(sem_op, &a, &b, &ta, &tb);
   ASSERT_OK(cc_sem_release(s));
   cc_cancel(ta); /* too late: a has the unit */
-  join_within(ta, "a");
+  cc_test_join_within(ta, "a");
   ASSERT_OK(a.r);
   ASSERT_FALSE(b.done);
   ASSERT_OK(cc_sem_release(s));
-  join_within(tb, "b");
+  cc_test_join_within(tb, "b");
   ASSERT_OK(b.r);
   ASSERT_EQ(cc_sem_value(s), 0);
   ASSERT_OK(cc_sem_free(s));
@@ -300,8 +284,8 @@ static intptr_t t_sem_deadline_then_release(void *arg) {
   cc_task_t *ta, *tb;
   park_two_until(sem_op, &a, &b, &ta, &tb);
   ASSERT_OK(cc_sem_release(s));
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   ASSERT_ERR(a.r, -ETIMEDOUT);
   ASSERT_OK(b.r);
   ASSERT_EQ(cc_sem_value(s), 0);
@@ -324,10 +308,10 @@ static intptr_t t_sem_release_then_deadline(void *unused) {
   park_two(sem_op, &a, &b, &ta, &tb);
   spin_past(a.deadline);
   ASSERT_OK(cc_sem_release(s));
-  join_within(ta, "a");
+  cc_test_join_within(ta, "a");
   ASSERT_OK(a.r);
   ASSERT_OK(cc_sem_release(s));
-  join_within(tb, "b");
+  cc_test_join_within(tb, "b");
   ASSERT_OK(b.r);
   ASSERT_OK(cc_sem_free(s));
   return 0;
@@ -388,8 +372,8 @@ static intptr_t t_cond_cancel_then_notify(void *unused) {
   cc_cancel(ta);
   cc_cond_notify(cv.c, 1);
   ASSERT_OK(cc_lock_release(cv.l));
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   ASSERT_ERR(a.r, -ECANCELED);
   ASSERT_OK(b.r);
   cv_free(&cv);
@@ -409,11 +393,11 @@ static intptr_t t_cond_notify_then_cancel(void *unused) {
   cc_cond_notify(cv.c, 1);
   cc_cancel(ta); /* too late: a was notified */
   ASSERT_OK(cc_lock_release(cv.l));
-  join_within(ta, "a");
+  cc_test_join_within(ta, "a");
   ASSERT_OK(a.r);
   ASSERT_FALSE(b.done); /* one notify wakes one waiter */
   notify_one(&cv);
-  join_within(tb, "b");
+  cc_test_join_within(tb, "b");
   ASSERT_OK(b.r);
   cv_free(&cv);
   return 0;
@@ -429,8 +413,8 @@ static intptr_t t_cond_deadline_then_notify(void *unused) {
   cc_task_t *ta, *tb;
   park_two_until(cond_op, &a, &b, &ta, &tb);
   notify_one(&cv);
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   ASSERT_ERR(a.r, -ETIMEDOUT);
   ASSERT_OK(b.r);
   cv_free(&cv);
@@ -450,8 +434,8 @@ static intptr_t t_event_cancel_then_set(void *unused) {
   park_two(event_op, &a, &b, &ta, &tb);
   cc_cancel(ta);
   cc_event_set(e);
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   ASSERT_ERR(a.r, -ECANCELED);
   ASSERT_OK(b.r);
   ASSERT_OK(cc_event_free(e));
@@ -470,8 +454,8 @@ static intptr_t t_event_set_then_cancel(void *unused) {
   cc_event_set(e);
   cc_event_clear(e); /* the waiters were woken by the set: they report it */
   cc_cancel(ta);
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   ASSERT_OK(a.r);
   ASSERT_OK(b.r);
   ASSERT_OK(cc_event_free(e));
@@ -488,8 +472,8 @@ static intptr_t t_event_deadline_then_set(void *unused) {
   cc_task_t *ta, *tb;
   park_two_until(event_op, &a, &b, &ta, &tb);
   cc_event_set(e);
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   ASSERT_ERR(a.r, -ETIMEDOUT);
   ASSERT_OK(b.r);
   ASSERT_OK(cc_event_free(e));
@@ -514,8 +498,8 @@ static intptr_t t_get_cancel_then_put(void *arg) {
   park_two(get_op, &a, &b, &ta, &tb);
   cc_cancel(ta);
   ASSERT_OK(cc_queue_put(q, (void *)7)); /* a getter waits: never suspends */
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   ASSERT_ERR(a.r, -ECANCELED);
   ASSERT_OK(b.r);
   ASSERT_EQ((intptr_t)b.item, 7);
@@ -541,12 +525,12 @@ static intptr_t t_get_put_then_cancel(void *arg) {
   park_two(get_op, &a, &b, &ta, &tb);
   ASSERT_OK(cc_queue_put(q, (void *)7));
   cc_cancel(ta); /* too late: a has the item */
-  join_within(ta, "a");
+  cc_test_join_within(ta, "a");
   ASSERT_OK(a.r);
   ASSERT_EQ((intptr_t)a.item, 7);
   ASSERT_FALSE(b.done);
   ASSERT_OK(cc_queue_put(q, (void *)8));
-  join_within(tb, "b");
+  cc_test_join_within(tb, "b");
   ASSERT_EQ((intptr_t)b.item, 8);
   ASSERT_OK(cc_queue_free(q));
   return 0;
@@ -565,8 +549,8 @@ static intptr_t t_get_deadline_then_put(void *arg) {
   cc_task_t *ta, *tb;
   park_two_until(get_op, &a, &b, &ta, &tb);
   ASSERT_OK(cc_queue_put(q, (void *)7));
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   ASSERT_ERR(a.r, -ETIMEDOUT);
   ASSERT_OK(b.r);
   ASSERT_EQ((intptr_t)b.item, 7);
@@ -600,8 +584,8 @@ static intptr_t t_put_cancel_then_get(void *arg) {
   void *v = NULL;
   ASSERT_OK(how ? cc_queue_get(q, &v) : cc_queue_try_get(q, &v));
   ASSERT_EQ((intptr_t)v, rdv ? 8 : 1); /* never the cancelled putter's 7 */
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   ASSERT_ERR(a.r, -ECANCELED);
   ASSERT_OK(b.r);
   if (!rdv) {
@@ -640,7 +624,7 @@ static intptr_t t_put_get_then_cancel(void *arg) {
   ASSERT_OK(cc_queue_try_get(q, &v));
   ASSERT_EQ((intptr_t)v, rdv ? 7 : 1);
   cc_cancel(ta); /* too late: a's item is taken */
-  join_within(ta, "a");
+  cc_test_join_within(ta, "a");
   ASSERT_OK(a.r);
   if (!rdv) {
     ASSERT_OK(cc_queue_try_get(q, &v));
@@ -648,7 +632,7 @@ static intptr_t t_put_get_then_cancel(void *arg) {
   }
   ASSERT_OK(cc_queue_try_get(q, &v));
   ASSERT_EQ((intptr_t)v, 8);
-  join_within(tb, "b");
+  cc_test_join_within(tb, "b");
   ASSERT_OK(b.r);
   ASSERT_OK(cc_queue_free(q));
   return 0;
@@ -674,8 +658,8 @@ static intptr_t t_put_deadline_then_get(void *arg) {
   void *v = NULL;
   ASSERT_OK(cc_queue_try_get(q, &v));
   ASSERT_EQ((intptr_t)v, rdv ? 8 : 1);
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   ASSERT_ERR(a.r, -ETIMEDOUT);
   ASSERT_OK(b.r);
   if (!rdv) {
@@ -703,8 +687,8 @@ static intptr_t t_close_races(void *unused) {
   park_two(get_op, &a, &b, &ta, &tb);
   cc_cancel(ta);
   cc_queue_close(q);
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   ASSERT_ERR(a.r, -ECANCELED);
   ASSERT_ERR(b.r, -CC_ECLOSED);
   ASSERT_OK(cc_queue_free(q));
@@ -718,8 +702,8 @@ static intptr_t t_close_races(void *unused) {
   park_two(put_op, &a, &b, &ta, &tb);
   cc_cancel(ta);
   cc_queue_close(q);
-  join_within(ta, "a");
-  join_within(tb, "b");
+  cc_test_join_within(ta, "a");
+  cc_test_join_within(tb, "b");
   ASSERT_ERR(a.r, -ECANCELED);
   ASSERT_ERR(b.r, -CC_ECLOSED);
   void *v;
@@ -749,7 +733,7 @@ static intptr_t t_skip_many(void *unused) {
   cc_cancel(t[1]);
   ASSERT_OK(cc_lock_release(l));
   for (int i = 0; i < 3; i++)
-    join_within(t[i], "a waiter");
+    cc_test_join_within(t[i], "a waiter");
   ASSERT_ERR(o[0].r, -ECANCELED);
   ASSERT_ERR(o[1].r, -ECANCELED);
   ASSERT_OK(o[2].r);
@@ -770,7 +754,7 @@ static intptr_t t_skip_many(void *unused) {
   cc_cond_notify(cv.c, 2);
   ASSERT_OK(cc_lock_release(cv.l));
   for (int i = 0; i < 3; i++)
-    join_within(t[i], "a condition waiter");
+    cc_test_join_within(t[i], "a condition waiter");
   ASSERT_ERR(c[0].r, -ECANCELED);
   ASSERT_OK(c[1].r);
   ASSERT_OK(c[2].r);
