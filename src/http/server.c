@@ -118,15 +118,27 @@ int cc_server_route_opts(cc_server_t *s, const char *method, const char *pattern
 
 /* ---- listeners ------------------------------------------------------------------- */
 
-static int add_tcp(cc_server_t *s, const char *host, int port, cc_tls_ctx_t *tls) {
+/* The next free listener slot, reset to `kind` with no fds (the caller
+ * counts it in s->nlsn once it is set up); NULL with *err -EBUSY while the
+ * server runs, -ENOSPC when every slot is taken. */
+static listener_t *next_listener(cc_server_t *s, int kind, int *err) {
   if (atomic_load(&s->running))
-    return -EBUSY;
+    return *err = -EBUSY, NULL;
   if (s->nlsn == sizeof s->lsn / sizeof s->lsn[0])
-    return -ENOSPC;
+    return *err = -ENOSPC, NULL;
   listener_t *l = &s->lsn[s->nlsn];
-  *l = (listener_t){.kind = LSN_TCP, .tls = tls};
+  *l = (listener_t){.kind = kind};
   for (int k = 0; k < CC__MAX_LOOPS; k++)
     l->fds[k] = -1;
+  return l;
+}
+
+static int add_tcp(cc_server_t *s, const char *host, int port, cc_tls_ctx_t *tls) {
+  int err;
+  listener_t *l = next_listener(s, LSN_TCP, &err);
+  if (!l)
+    return err;
+  l->tls = tls;
   cc_listen_opts_t lo = {.reuseport = true};
   if (host && strchr(host, ':'))
     lo.v6only = true;
@@ -160,14 +172,10 @@ int cc_server_listen_tls(cc_server_t *s, const char *host, int port, cc_tls_ctx_
 }
 
 int cc_server_listen_unix(cc_server_t *s, const char *path) {
-  if (atomic_load(&s->running))
-    return -EBUSY;
-  if (s->nlsn == sizeof s->lsn / sizeof s->lsn[0])
-    return -ENOSPC;
-  listener_t *l = &s->lsn[s->nlsn];
-  *l = (listener_t){.kind = LSN_UNIX};
-  for (int k = 0; k < CC__MAX_LOOPS; k++)
-    l->fds[k] = -1;
+  int err;
+  listener_t *l = next_listener(s, LSN_UNIX, &err);
+  if (!l)
+    return err;
   int fd = cc_unix_listen(path, NULL);
   if (fd < 0)
     return fd;
