@@ -178,8 +178,8 @@ CC_EXTERN cc_html_node_t *cc_html_find(cc_html_doc_t *doc, const cc_html_node_t 
  *  ^= $= *=, optional i/s flag), the combinators (space > + ~), :not(list),
  *  :has(list), :nth-child/:nth-last-child/:nth-of-type/:nth-last-of-type(an+b),
  *  :first-child and the other structural and UI pseudo-classes, :lang(),
- *  :contains(text). Document order for one selector; for a list, each
- *  selector's matches in turn. Fills *out and returns the count;
+ *  :contains(text). Each matching element once, in document order (for a
+ *  selector list too, as soup.select). Fills *out and returns the count;
  *  -CC_ESELECTOR for a selector outside that grammar (pseudo-elements
  *  included), -ENOMEM. */
 CC_EXTERN long cc_html_select(cc_html_doc_t *doc, const cc_html_node_t *scope,

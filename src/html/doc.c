@@ -548,6 +548,32 @@ static int select_init(cc_html_doc_t *d) {
   return d->finder ? 0 : -ENOMEM;
 }
 
+static int ptr_cmp(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The finder gives a selector list's matches selector by selector, so an
+ * element matched by two of them comes twice and the order is not the
+ * document's. soup.select gives each element once, in document order:
+ * rewrite col that way (one walk of the scope's subtree, each node looked up
+ * among the sorted matches). 0 or -ENOMEM. */
+static int in_document_order(myhtml_collection_t *col, myhtml_tree_node_t *scope) {
+  size_t n = col->length;
+  myhtml_tree_node_t **m = malloc(n * sizeof *m);
+  if (!m)
+    return -ENOMEM;
+  memcpy(m, col->list, n * sizeof *m);
+  qsort(m, n, sizeof *m, ptr_cmp);
+  size_t k = 0;
+  for (myhtml_tree_node_t *x = scope; x && k < n; x = next_node(x, scope, 0))
+    if (bsearch(&x, m, n, sizeof *m, ptr_cmp))
+      col->list[k++] = x;
+  col->length = k;
+  free(m);
+  return 0;
+}
+
 long cc_html_select(cc_html_doc_t *d, const cc_html_node_t *scope, const char *css,
                     cc_html_nodes_t *out) {
   if (!d || !out || !css)
@@ -575,20 +601,23 @@ long cc_html_select(cc_html_doc_t *d, const cc_html_node_t *scope, const char *c
   }
   myhtml_collection_t *col = NULL;
   myhtml_tree_node_t *s = scope ? N(scope) : d->tree->node_html;
+  bool several = list->entries_list_length > 1;
   modest_finder_by_selectors_list(d->finder, s, list, &col);
   mycss_selectors_list_destroy(sel, list, true);
+  if (col && col->length > 1 && several)
+    rc = in_document_order(col, s);
   size_t cap = 0;
-  for (size_t i = 0; col && i < col->length; i++) {
+  for (size_t i = 0; rc >= 0 && col && i < col->length; i++) {
     /* The finder also tries the scope itself; soup.select does not. */
     if (scope && col->list[i] == s)
       continue;
-    if (push(out, &cap, col->list[i]) < 0) {
-      cc_html_nodes_free(out);
-      myhtml_collection_destroy(col);
-      return -ENOMEM;
-    }
+    rc = push(out, &cap, col->list[i]);
   }
   myhtml_collection_destroy(col);
+  if (rc < 0) {
+    cc_html_nodes_free(out);
+    return rc;
+  }
   return (long)out->n;
 }
 

@@ -415,6 +415,21 @@ TEST(select) {
   cc_html_nodes_free(&ns);
   ASSERT_EQ(cc_html_select(d, NULL, "a.ext, p a", &ns), 2);
   cc_html_nodes_free(&ns);
+  /* A list gives document order, each element once (soup.select). */
+  ASSERT_EQ(cc_html_select(d, NULL, "p a, a.ext", &ns), 2);
+  ASSERT_STR(cc_html_node_attr(ns.v[0], "href"), "/1");
+  ASSERT_STR(cc_html_node_attr(ns.v[1], "href"), "/4");
+  cc_html_nodes_free(&ns);
+  ASSERT_EQ(cc_html_select(d, NULL, "li.last a, a[href], a.ext", &ns), 4);
+  ASSERT_STR(cc_html_node_attr(ns.v[0], "href"), "/1");
+  ASSERT_STR(cc_html_node_attr(ns.v[1], "href"), "/2");
+  ASSERT_NULL(cc_html_node_attr(ns.v[2], "href"));
+  ASSERT_STR(cc_html_node_attr(ns.v[3], "href"), "/4");
+  cc_html_nodes_free(&ns);
+  ASSERT_EQ(cc_html_select(d, NULL, "ul, li, ul", &ns), 4);
+  ASSERT_STR(cc_html_node_tag(ns.v[0]), "ul");
+  ASSERT_STR(cc_html_node_tag(ns.v[3]), "li");
+  cc_html_nodes_free(&ns);
   cc_html_node_t *ul = cc_html_select_one(d, NULL, "#nav");
   ASSERT_NOT_NULL(ul);
   ASSERT_STR(cc_html_node_tag(ul), "ul");
