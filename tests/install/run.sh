@@ -39,11 +39,15 @@ run() { # binary
   echo "ok: $1"
 }
 
+# concur::mpi is installed where concur was built with it (CONCUR_MPI).
+mpi=
+[ -n "$(find "$prefix" -name concurMpiTargets.cmake)" ] && mpi=concur::mpi
 for kind in shared static; do
   target=concur::concur
   [ $kind = static ] && target=concur::concur_static
   cmake -S "$src" -B "$work/cmake-$kind" -DCMAKE_C_COMPILER="$cc" \
-    -DCMAKE_PREFIX_PATH="$prefix" -DCONCUR_TARGET=$target >"$work/cmake-$kind.log" 2>&1 ||
+    -DCMAKE_PREFIX_PATH="$prefix" -DCONCUR_TARGET=$target -DCONCUR_MPI_TARGET=$mpi \
+    >"$work/cmake-$kind.log" 2>&1 ||
     { cat "$work/cmake-$kind.log" >&2; fail "CMake ($kind) configure failed"; }
   cmake --build "$work/cmake-$kind" >>"$work/cmake-$kind.log" 2>&1 ||
     { cat "$work/cmake-$kind.log" >&2; fail "CMake ($kind) build failed"; }
@@ -51,6 +55,13 @@ for kind in shared static; do
   [ $kind = static ] && needs_shared "$work/cmake-$kind/hello" no
   run "$work/cmake-$kind/hello"
 done
+if [ -n "$mpi" ]; then
+  # One rank without mpirun (Open MPI's singleton); as root it must be told.
+  out=$(OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$work/cmake-shared/hello_mpi") ||
+    fail "hello_mpi failed"
+  case $out in "hello from concur "*", rank 0 of 1") echo "ok: hello_mpi (concur::mpi)" ;;
+  *) fail "hello_mpi printed '$out'" ;; esac
+fi
 
 # shellcheck disable=SC2046
 "$cc" -o "$work/hello-pc" "$src/hello.c" $(pkg-config --cflags --libs concur) \
