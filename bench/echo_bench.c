@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <limits.h>
 #include <unistd.h>
@@ -76,7 +77,8 @@ static intptr_t server_main(void *arg) {
 typedef struct {
   int port, conns;
   size_t msg;
-  int64_t end; /* cc_now() deadline of the phase */
+  const char *payload; /* msg bytes, read-only, shared by every connection */
+  int64_t end;         /* cc_now() deadline of the phase */
   long long msgs;
   int errors;
 } phase_t;
@@ -89,22 +91,33 @@ static intptr_t client(void *arg) {
     p->errors++;
     return rc;
   }
-  char *out = malloc(p->msg), *in = malloc(p->msg);
-  for (size_t i = 0; i < p->msg; i++)
-    out[i] = (char)('a' + i % 26);
+  /* As the limit reference does: one payload for every connection, whose
+   * first byte is this connection's message counter (sent from its own
+   * byte, so a write that suspends never sends another connection's), and
+   * a buffer of our own for the echo, which a read that suspends half-way
+   * must keep. One 5 s limit per round trip. */
+  char *in = malloc(p->msg);
+  if (!in) {
+    p->errors++;
+    cc_stream_free(s);
+    return -ENOMEM;
+  }
+  const char *pl = p->payload;
   unsigned k = 0;
-  while (cc_now() < p->end) {
-    out[0] = (char)k++; /* a different message every time */
+  int64_t now;
+  while ((now = cc_now()) < p->end) {
+    char hdr = (char)k++; /* a different message every time */
+    struct iovec iov[2] = {{&hdr, 1}, {(void *)(pl + 1), p->msg - 1}};
+    int64_t dl = now + 5000;
     ssize_t e;
     const char *op = NULL;
-    if ((e = cc_stream_write(s, out, p->msg, cc_deadline_in(5000))) < 0)
+    if ((e = cc_stream_writev(s, iov, 2, dl)) < 0)
       op = "write";
-    else if ((e = cc_stream_flush(s, cc_deadline_in(5000))) < 0)
+    else if ((e = cc_stream_flush(s, dl)) < 0)
       op = "flush";
-    else if ((e = cc_stream_read_exactly(s, in, p->msg, cc_deadline_in(5000))) !=
-             (ssize_t)p->msg)
+    else if ((e = cc_stream_read_exactly(s, in, p->msg, dl)) != (ssize_t)p->msg)
       op = "read_exactly";
-    else if (memcmp(out, in, p->msg) != 0)
+    else if (in[0] != hdr || memcmp(in + 1, pl + 1, p->msg - 1) != 0)
       op = "compare";
     if (op) {
       if (!p->errors++)
@@ -115,7 +128,6 @@ static intptr_t client(void *arg) {
     }
     p->msgs++;
   }
-  free(out);
   free(in);
   cc_stream_free(s);
   return rc;
@@ -187,12 +199,20 @@ int main(int argc, char **argv) {
     const char *u = getenv("BENCH_ECHO_URING");
     if (u && strcmp(u, "1") == 0)
       run_ref(argv[0], secs, conns, sizes[i], true);
-    phase_t p = {.port = port, .conns = conns, .msg = sizes[i]};
+    char *payload = malloc(sizes[i]);
+    if (!payload) {
+      fail = 1;
+      break;
+    }
+    for (size_t j = 0; j < sizes[i]; j++)
+      payload[j] = (char)('a' + j % 26);
+    phase_t p = {.port = port, .conns = conns, .msg = sizes[i], .payload = payload};
     double t0 = bench_now();
     p.end = cc_now() + secs * 1000;
     intptr_t res = -1;
     int rc = cc_run_opts(NULL, phase_main, &p, &res);
     double wall = bench_now() - t0;
+    free(payload);
     if (rc != 0 || res != 0 || p.errors) {
       fprintf(stderr, "echo_bench: msg=%zu: %d errors (%s)\n", sizes[i], p.errors,
               cc_strerror(rc ? rc : (int)res));

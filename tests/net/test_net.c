@@ -597,6 +597,53 @@ TEST(writev_and_sendfile) {
   cc_test_run(writev_sendfile_main, NULL);
 }
 
+/* Fewer segments than one window, far more bytes than the socket takes at
+ * once: the first sendmsg uses the caller's array itself, the partial
+ * writes after it resume from a trimmed copy; the array stays untouched. */
+static intptr_t writev_partial_main(void *arg) {
+  (void)arg;
+  int a, b;
+  tcp_pair(&a, &b);
+  int sndbuf = 64 * 1024; /* so that every sendmsg is partial */
+  ASSERT_OK(setsockopt(a, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf));
+  enum { NSEG = 40, SEG = 96 * 1024 };
+  char *data = malloc((size_t)NSEG * SEG);
+  ASSERT_NOT_NULL(data);
+  for (size_t i = 0; i < (size_t)NSEG * SEG; i++)
+    data[i] = (char)(i % 253);
+  struct iovec iov[NSEG], orig[NSEG];
+  size_t total = 0;
+  for (int i = 0; i < NSEG; i++) {
+    iov[i].iov_base = data + (size_t)i * SEG;
+    iov[i].iov_len = i % 7 == 3 ? 0 : (size_t)SEG - (size_t)i * 11; /* some empty */
+    total += iov[i].iov_len;
+  }
+  memcpy(orig, iov, sizeof iov);
+  big_t bt = {.fd = b, .n = total, .in = malloc(total)};
+  ASSERT_NOT_NULL(bt.in);
+  cc_task_t *t;
+  ASSERT_OK(cc_spawn(&t, drain_task, &bt));
+  ASSERT_EQ(cc_writev(a, iov, NSEG, cc_deadline_in(5000)), (ssize_t)total);
+  intptr_t got;
+  ASSERT_OK(cc_join(t, &got));
+  ASSERT_EQ(got, (intptr_t)total);
+  ASSERT_EQ(memcmp(orig, iov, sizeof iov), 0);
+  size_t off = 0;
+  for (int i = 0; i < NSEG; i++) {
+    ASSERT_EQ(memcmp(bt.in + off, iov[i].iov_base, iov[i].iov_len), 0);
+    off += iov[i].iov_len;
+  }
+  free(bt.in);
+  free(data);
+  cc_close(a);
+  cc_close(b);
+  return 0;
+}
+
+TEST(writev_partial_writes) {
+  cc_test_run(writev_partial_main, NULL);
+}
+
 /* ---- accept under EMFILE
  * ------------------------------------------------------------------ */
 
