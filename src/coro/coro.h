@@ -37,6 +37,18 @@
 void cc__ctx_make(cc__ctx_t *c, void *lo, size_t size, void (*entry)(void *), void *arg);
 void cc__ctx_switch(cc__ctx_t *from, cc__ctx_t *to);
 
+/* What a function that may suspend returns to its return stub: its result
+ * and whether it suspended (switched away and was resumed). Architectures
+ * whose ctx.h defines CC__SRET_STUB(name, impl) get an assembly stub that
+ * returns after a suspension without a mispredicted `ret` (x86_64: see its
+ * ctx.h); elsewhere the caller writes `return impl(...).r;` in C. The impl
+ * is an ordinary hidden function (CC__SRET_IMPL) the stub calls by name. */
+typedef struct cc__sret {
+  intptr_t r;
+  uintptr_t suspended;
+} cc__sret_t;
+#define CC__SRET_IMPL __attribute__((visibility("hidden"), used))
+
 /* ---- stacks --------------------------------------------------------------- */
 
 struct cc__stack_chunk;

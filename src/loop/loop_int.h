@@ -317,10 +317,12 @@ static inline CC__HOT void cc__switch_to(cc_loop_t *l, cc_task_t *self, cc_task_
 #endif
     cc__ctx_switch(from, &l->sched_ctx);
   }
+  /* The loop is read again (same thread): nothing of the caller's need be
+   * kept across the switch for this. */
 #ifdef CC__ASAN
-  cc__after_switch(l, *fake);
+  cc__after_switch(cc__tl_loop, *fake);
 #else
-  cc__after_switch(l, NULL);
+  cc__after_switch(cc__tl_loop, NULL);
 #endif
 }
 
@@ -379,22 +381,41 @@ static inline cc_task_t *cc__current(void) {
   return l ? l->current : NULL;
 }
 
+/* True when a park of `self` with `deadline` needs none of cc__park_slow():
+ * no deadline, no scope deadline, not cancelled. */
+static inline CC__HOT bool cc__park_plain_ok(const cc_task_t *self, int64_t deadline) {
+  return !(deadline >= 0 || self->deadline >= 0 || self->cancelled);
+}
+
+/* The switching half of cc__park_inl(), for a caller that has checked
+ * cc__park_plain_ok(). */
+static inline CC__HOT int cc__park_plain(cc_loop_t *l, cc_task_t *self, const char *what,
+                                         const void *obj) {
+  self->wait_what = what;
+  self->wait_obj = obj;
+  self->state = CC__PARKED;
+  cc__run_next_inl(l, self, false);
+  /* Resumed: the loop and the task are read again rather than kept across
+   * the switch, which saves the callee-saved registers itself; a caller
+   * that keeps nothing else across it then saves few of its own (the
+   * queue's parking paths). Tasks never change loops, and whoever resumed
+   * this task made it l->current. */
+  self = cc__tl_loop->current;
+  self->token++;
+  return self->wake_result;
+}
+
 /* cc__park() for callers that already know the loop and the running task.
  * The common case (no deadline, not cancelled) makes no call but the
  * context switch itself. */
 static inline CC__HOT int cc__park_inl(cc_loop_t *l, cc_task_t *self, const char *what,
                                        const void *obj, int64_t deadline) {
-  if (CC_UNLIKELY(deadline >= 0 || self->deadline >= 0 || self->cancelled)) {
+  if (CC_UNLIKELY(!cc__park_plain_ok(self, deadline))) {
     int r = cc__park_slow(l, self, deadline);
     if (r < 0)
       return r;
   }
-  self->wait_what = what;
-  self->wait_obj = obj;
-  self->state = CC__PARKED;
-  cc__run_next_inl(l, self, false);
-  self->token++;
-  return self->wake_result;
+  return cc__park_plain(l, self, what, obj);
 }
 
 #endif
