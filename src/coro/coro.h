@@ -35,7 +35,11 @@
 #include "ctx.h"
 
 void cc__ctx_make(cc__ctx_t *c, void *lo, size_t size, void (*entry)(void *), void *arg);
-void cc__ctx_switch(cc__ctx_t *from, cc__ctx_t *to);
+/* Returns, when `from` is resumed, the context that was resumed: `from`
+ * itself, handed over in a register by whoever switched back to it, so that a
+ * caller can find its own state again without keeping it in a register
+ * across the switch. */
+cc__ctx_t *cc__ctx_switch(cc__ctx_t *from, cc__ctx_t *to);
 
 /* What a function that may suspend returns to its return stub: its result
  * and whether it suspended (switched away and was resumed). Architectures

@@ -204,7 +204,7 @@ static inline CC__HOT cc__sret_t queue_wait(cc_queue_t *q, bool get, void *data,
   int r = plain ? cc__park_plain(l, self, what, q)
                 : cc__park_inl(l, self, what, q, CC_FOREVER);
   if (CC_UNLIKELY(r < 0)) {
-    q = (cc_queue_t *)cc__tl_loop->current->wait_obj;
+    q = (cc_queue_t *)w.task->wait_obj;
     cc__wlist_remove(get ? &q->getters : &q->putters, &w);
   }
   return (cc__sret_t){r, 1};
