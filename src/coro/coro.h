@@ -41,17 +41,12 @@ void cc__ctx_make(cc__ctx_t *c, void *lo, size_t size, void (*entry)(void *), vo
  * across the switch. */
 cc__ctx_t *cc__ctx_switch(cc__ctx_t *from, cc__ctx_t *to);
 
-/* What a function that may suspend returns to its return stub: its result
- * and whether it suspended (switched away and was resumed). Architectures
- * whose ctx.h defines CC__SRET_STUB(name, impl) get an assembly stub that
- * returns after a suspension without a mispredicted `ret` (x86_64: see its
- * ctx.h); elsewhere the caller writes `return impl(...).r;` in C. The impl
- * is an ordinary hidden function (CC__SRET_IMPL) the stub calls by name. */
-typedef struct cc__sret {
-  intptr_t r;
-  uintptr_t suspended;
-} cc__sret_t;
-#define CC__SRET_IMPL __attribute__((visibility("hidden"), used))
+/* Architectures whose ctx.h defines CC__PARK_STUB(name, impl) get an
+ * assembly stub through which a parking path returns without a
+ * mispredicted `ret` once it has been switched away (x86_64: see its
+ * ctx.h). The impl is an ordinary hidden function (CC__PARK_IMPL) that the
+ * stub calls by name. */
+#define CC__PARK_IMPL __attribute__((visibility("hidden"), used, noinline))
 
 /* ---- stacks --------------------------------------------------------------- */
 

@@ -184,17 +184,16 @@ static inline CC__HOT cc__waiter_t *take_fast(cc__wlist_t *wl, cc__waiter_t *w,
 
 /* Suspending: a putter that found the queue full, a getter that found it
  * empty (`get`), with `data` the item put or where the item got goes.
- * Nothing is kept in registers across the switch (cc__park_plain reads the
- * task again; a getter's item is written through the pointer its waiter
- * holds; the queue is the task's wait_obj), so with `plain` (the caller
- * checked cc__park_plain_ok) the registers saved are nearly all the
+ * Nothing is kept in registers across the switch (cc__park_plain gets the
+ * task back from it; a getter's item is written through the pointer its
+ * waiter holds; the queue is the task's wait_obj), so with `plain` (the
+ * caller checked cc__park_plain_ok) the only registers saved are the
  * switch's own. */
-static inline CC__HOT cc__sret_t queue_wait(cc_queue_t *q, bool get, void *data,
-                                            bool plain) {
+static inline CC__HOT int queue_wait(cc_queue_t *q, bool get, void *data, bool plain) {
   cc_loop_t *l = cc__tl_loop;
   cc_task_t *self = l ? l->current : NULL;
   if (!self)
-    return (cc__sret_t){-CC_ENOTCORO, 0};
+    return -CC_ENOTCORO;
   cc__waiter_t w;
   w.task = self;
   w.token = self->token;
@@ -207,70 +206,86 @@ static inline CC__HOT cc__sret_t queue_wait(cc_queue_t *q, bool get, void *data,
     q = (cc_queue_t *)w.task->wait_obj;
     cc__wlist_remove(get ? &q->getters : &q->putters, &w);
   }
-  return (cc__sret_t){r, 1};
+  return r;
 }
 
 /* With a deadline scope or a cancellation pending: the general park. */
-static __attribute__((noinline)) cc__sret_t put_wait(cc_queue_t *q, void *item) {
+static __attribute__((noinline)) int put_wait(cc_queue_t *q, void *item) {
   return queue_wait(q, false, item, false);
 }
 
-static __attribute__((noinline)) cc__sret_t get_wait(cc_queue_t *q, void **item) {
+static __attribute__((noinline)) int get_wait(cc_queue_t *q, void **item) {
   return queue_wait(q, true, item, false);
 }
 
-static __attribute__((noinline)) cc__sret_t put_park(cc_queue_t *q, void *item) {
+CC__PARK_IMPL int cc__queue_put_park(cc_queue_t *q, void *item);
+CC__PARK_IMPL int cc__queue_put_park(cc_queue_t *q, void *item) {
   cc_task_t *self = cc__current();
   if (CC_UNLIKELY(!self || !cc__park_plain_ok(self, CC_FOREVER)))
     return put_wait(q, item);
   return queue_wait(q, false, item, true);
 }
 
-static __attribute__((noinline)) cc__sret_t get_park(cc_queue_t *q, void **item) {
+CC__PARK_IMPL int cc__queue_get_park(cc_queue_t *q, void **item);
+CC__PARK_IMPL int cc__queue_get_park(cc_queue_t *q, void **item) {
   cc_task_t *self = cc__current();
   if (CC_UNLIKELY(!self || !cc__park_plain_ok(self, CC_FOREVER)))
     return get_wait(q, item);
   return queue_wait(q, true, item, true);
 }
 
+/* The parking halves are entered through their return stubs where the
+ * architecture has them (coro/coro.h), by a tail call, so that a task
+ * resumed by a hand-off returns to the caller of cc_queue_put/get without
+ * a mispredicted `ret`. */
+#ifdef CC__PARK_STUB
+int cc__queue_put_park_s(cc_queue_t *q, void *item);
+int cc__queue_get_park_s(cc_queue_t *q, void **item);
+CC__PARK_STUB(cc__queue_put_park_s, cc__queue_put_park);
+CC__PARK_STUB(cc__queue_get_park_s, cc__queue_get_park);
+#define PUT_PARK cc__queue_put_park_s
+#define GET_PARK cc__queue_get_park_s
+#else
+#define PUT_PARK cc__queue_put_park
+#define GET_PARK cc__queue_get_park
+#endif
+
 /* The general cases, out of line: try, then wait. */
-static __attribute__((noinline)) cc__sret_t put_slow(cc_queue_t *q, void *item) {
+static __attribute__((noinline)) int put_slow(cc_queue_t *q, void *item) {
   int r = try_put(q, item);
   if (r != -EAGAIN)
-    return (cc__sret_t){r, 0};
-  return put_park(q, item);
+    return r;
+  return PUT_PARK(q, item);
 }
 
-static __attribute__((noinline)) cc__sret_t get_slow(cc_queue_t *q, void **item) {
+static __attribute__((noinline)) int get_slow(cc_queue_t *q, void **item) {
   int r = try_get(q, item);
   if (r != -EAGAIN)
-    return (cc__sret_t){r, 0};
-  return get_park(q, item);
+    return r;
+  return GET_PARK(q, item);
 }
 
 /* put and get: the common cases inline, with no call and no register to
- * save; anything else is the slow half's. */
-CC__SRET_IMPL cc__sret_t cc__queue_put_sret(cc_queue_t *q, void *item);
-CC__SRET_IMPL cc__sret_t cc__queue_put_sret(cc_queue_t *q, void *item) {
+ * save; the rest is the slow half's. */
+int cc_queue_put(cc_queue_t *q, void *item) {
   if (CC_LIKELY(q != NULL && !q->closed)) {
     cc__waiter_t *g = q->getters.head;
     if (g) { /* the ring is empty: straight to the first getter */
       if (CC_LIKELY(take_fast(&q->getters, g, cc__tl_loop) != NULL)) {
         give(g, item);
-        return (cc__sret_t){0, 0};
+        return 0;
       }
     } else if (q->count < q->cap) {
       ring_push(q, item);
-      return (cc__sret_t){0, 0};
+      return 0;
     } else if (q->count >= q->max) { /* full (a rendezvous always is) */
-      return put_park(q, item);
+      return PUT_PARK(q, item);
     }
   }
   return put_slow(q, item);
 }
 
-CC__SRET_IMPL cc__sret_t cc__queue_get_sret(cc_queue_t *q, void **item);
-CC__SRET_IMPL cc__sret_t cc__queue_get_sret(cc_queue_t *q, void **item) {
+int cc_queue_get(cc_queue_t *q, void **item) {
   if (CC_LIKELY(q != NULL)) {
     cc__waiter_t *p = q->putters.head;
     if (q->count) {
@@ -278,35 +293,19 @@ CC__SRET_IMPL cc__sret_t cc__queue_get_sret(cc_queue_t *q, void **item) {
         void *v = ring_pop(q);
         if (item)
           *item = v;
-        return (cc__sret_t){0, 0};
+        return 0;
       }
     } else if (!p) {
       if (!q->closed)
-        return get_park(q, item);
+        return GET_PARK(q, item);
     } else if (take_fast(&q->putters, p, cc__tl_loop)) { /* rendezvous */
       if (item)
         *item = p->data;
-      return (cc__sret_t){0, 0};
+      return 0;
     }
   }
   return get_slow(q, item);
 }
-
-/* cc_queue_put() and cc_queue_get(): return stubs where the architecture
- * has them (coro/coro.h), so that a task resumed by a hand-off returns to
- * its caller without a mispredicted `ret`. */
-#ifdef CC__SRET_STUB
-CC__SRET_STUB(cc_queue_put, cc__queue_put_sret);
-CC__SRET_STUB(cc_queue_get, cc__queue_get_sret);
-#else
-int cc_queue_put(cc_queue_t *q, void *item) {
-  return (int)cc__queue_put_sret(q, item).r;
-}
-
-int cc_queue_get(cc_queue_t *q, void **item) {
-  return (int)cc__queue_get_sret(q, item).r;
-}
-#endif
 
 void cc_queue_close(cc_queue_t *q) {
   if (!q || q->closed)
