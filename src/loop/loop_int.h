@@ -394,15 +394,29 @@ static inline CC__HOT bool cc__park_plain_ok(const cc_task_t *self, int64_t dead
 }
 
 /* The switching half of cc__park_inl(), for a caller that has checked
- * cc__park_plain_ok(). */
+ * cc__park_plain_ok(). The task comes back from the switch rather than
+ * being kept in a register across it. */
 static inline CC__HOT int cc__park_plain(cc_loop_t *l, cc_task_t *self, const char *what,
                                          const void *obj) {
   self->wait_what = what;
   self->wait_obj = obj;
   self->state = CC__PARKED;
-  /* cc__pick()'s common case inline and free of calls (a ready task that
-   * has its stack, budget left), so that nothing need be kept across a
-   * call; anything else is cc__run_next()'s. */
+  self = cc__run_next_inl(l, self, false);
+  self->token++;
+  return self->wake_result;
+}
+
+/* cc__park_plain() for a caller that keeps nothing else across the switch
+ * either (the queue's parking halves): cc__pick()'s common case (a ready
+ * task that has its stack, budget left) inline and free of calls, the rest
+ * out of line in cc__run_next(), so that no callee-saved register need be
+ * saved here. Costs a call more where the next task has not started yet
+ * (a spawn-heavy run), so only hand-off paths use it. */
+static inline CC__HOT int cc__park_lean(cc_loop_t *l, cc_task_t *self, const char *what,
+                                        const void *obj) {
+  self->wait_what = what;
+  self->wait_obj = obj;
+  self->state = CC__PARKED;
   cc_task_t *next = l->rq_head;
   if (CC_LIKELY(next != NULL && l->budget != 0 && next->stack != NULL)) {
     l->budget--;
@@ -411,9 +425,6 @@ static inline CC__HOT int cc__park_plain(cc_loop_t *l, cc_task_t *self, const ch
   } else {
     self = cc__run_next(l, self, false);
   }
-  /* Resumed: the task comes back from the switch rather than being kept
-   * across it, so a caller that keeps nothing else across it saves no
-   * registers of its own (the queue's parking paths). */
   self->token++;
   return self->wake_result;
 }

@@ -184,7 +184,7 @@ static inline CC__HOT cc__waiter_t *take_fast(cc__wlist_t *wl, cc__waiter_t *w,
 
 /* Suspending: a putter that found the queue full, a getter that found it
  * empty (`get`), with `data` the item put or where the item got goes.
- * Nothing is kept in registers across the switch (cc__park_plain gets the
+ * Nothing is kept in registers across the switch (cc__park_lean gets the
  * task back from it; a getter's item is written through the pointer its
  * waiter holds; the queue is the task's wait_obj), so with `plain` (the
  * caller checked cc__park_plain_ok) the only registers saved are the
@@ -200,7 +200,7 @@ static inline CC__HOT int queue_wait(cc_queue_t *q, bool get, void *data, bool p
   w.data = data;
   cc__wlist_push(get ? &q->getters : &q->putters, &w);
   const char *what = get ? "queue get" : "queue put";
-  int r = plain ? cc__park_plain(l, self, what, q)
+  int r = plain ? cc__park_lean(l, self, what, q)
                 : cc__park_inl(l, self, what, q, CC_FOREVER);
   if (CC_UNLIKELY(r < 0)) {
     q = (cc_queue_t *)w.task->wait_obj;
