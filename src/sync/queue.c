@@ -58,7 +58,7 @@ int cc_queue_new(cc_queue_t **out, size_t capacity) {
 int cc_queue_free(cc_queue_t *q) {
   if (!q)
     return 0;
-  if (q->getters.n || q->putters.n)
+  if (q->getters.head || q->putters.head)
     return -EBUSY;
   free(q->ring);
   free(q);
