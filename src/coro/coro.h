@@ -35,7 +35,18 @@
 #include "ctx.h"
 
 void cc__ctx_make(cc__ctx_t *c, void *lo, size_t size, void (*entry)(void *), void *arg);
-void cc__ctx_switch(cc__ctx_t *from, cc__ctx_t *to);
+/* Returns, when `from` is resumed, the context that was resumed: `from`
+ * itself, handed over in a register by whoever switched back to it, so that a
+ * caller can find its own state again without keeping it in a register
+ * across the switch. */
+cc__ctx_t *cc__ctx_switch(cc__ctx_t *from, cc__ctx_t *to);
+
+/* Architectures whose ctx.h defines CC__PARK_STUB(name, impl) get an
+ * assembly stub through which a parking path returns without a
+ * mispredicted `ret` once it has been switched away (x86_64: see its
+ * ctx.h). The impl is an ordinary hidden function (CC__PARK_IMPL) that the
+ * stub calls by name. */
+#define CC__PARK_IMPL __attribute__((visibility("hidden"), used, noinline))
 
 /* ---- stacks --------------------------------------------------------------- */
 

@@ -73,8 +73,8 @@ bool cc__prepare_slow(cc_loop_t *l, cc_task_t *t) {
   return true;
 }
 
-void cc__run_next(cc_loop_t *l, cc_task_t *self, bool dying) {
-  cc__run_next_inl(l, self, dying);
+cc_task_t *cc__run_next(cc_loop_t *l, cc_task_t *self, bool dying) {
+  return cc__run_next_inl(l, self, dying);
 }
 
 void cc__make_ready(cc_loop_t *l, cc_task_t *t, int r) {

@@ -224,7 +224,7 @@ static inline int64_t cc__dl_min(int64_t a, int64_t b) {
 /* Switches from the running task `self` (already marked PARKED, READY or
  * DONE) to the next runnable task or to the loop's own context. Returns
  * when `self` is resumed; never returns when `dying`. (loop.c) */
-void cc__run_next(cc_loop_t *l, cc_task_t *self, bool dying);
+cc_task_t *cc__run_next(cc_loop_t *l, cc_task_t *self, bool dying);
 /* First-run set-up of a task (stack, first frame); false if it must not run. */
 bool cc__prepare_slow(cc_loop_t *l, cc_task_t *t);
 /* The out-of-line part of parking: cancellation, deadlines, timer. */
@@ -294,9 +294,12 @@ static inline CC__HOT void cc__after_switch(cc_loop_t *l, void *fake) {
 }
 
 /* Switches from context `from` (the running task `self`, or the loop's own
- * context when self is NULL) to task `to` (or the loop's own context). */
-static inline CC__HOT void cc__switch_to(cc_loop_t *l, cc_task_t *self, cc_task_t *to,
-                                         bool dying) {
+ * context when self is NULL) to task `to` (or the loop's own context).
+ * Returns, once resumed, the context resumed (`from`): callers find their
+ * task (container_of) and the loop through it, so that neither need be kept
+ * in a callee-saved register across the switch, which saves those itself. */
+static inline CC__HOT cc__ctx_t *cc__switch_to(cc_loop_t *l, cc_task_t *self,
+                                               cc_task_t *to, bool dying) {
   cc__ctx_t *from = self ? &self->ctx : &l->sched_ctx;
 #ifdef CC__ASAN
   void **fake = self ? &self->asan_fake : &l->sched_asan_fake;
@@ -309,19 +312,22 @@ static inline CC__HOT void cc__switch_to(cc_loop_t *l, cc_task_t *self, cc_task_
 #ifdef CC__TSAN
     __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
-    cc__ctx_switch(from, &to->ctx);
+    from = cc__ctx_switch(from, &to->ctx);
   } else {
     CC__ASAN_START(dying ? NULL : fake, l->thread_stack_lo, l->thread_stack_size);
 #ifdef CC__TSAN
     __tsan_switch_to_fiber(l->sched_tsan_fiber, 0);
 #endif
-    cc__ctx_switch(from, &l->sched_ctx);
+    from = cc__ctx_switch(from, &l->sched_ctx);
   }
+  l = self ? container_of(from, cc_task_t, ctx)->loop
+           : container_of(from, cc_loop_t, sched_ctx);
 #ifdef CC__ASAN
   cc__after_switch(l, *fake);
 #else
   cc__after_switch(l, NULL);
 #endif
+  return from;
 }
 
 /* The next task to run, or NULL when the loop's own context should run. */
@@ -342,13 +348,15 @@ static inline CC__HOT cc_task_t *cc__pick(cc_loop_t *l) {
   return NULL;
 }
 
-static inline CC__HOT void cc__run_next_inl(cc_loop_t *l, cc_task_t *self, bool dying) {
+/* Returns the resumed task: `self` (see cc__switch_to). */
+static inline CC__HOT cc_task_t *cc__run_next_inl(cc_loop_t *l, cc_task_t *self,
+                                                  bool dying) {
   cc_task_t *next = cc__pick(l);
   if (next == self) { /* yielded with nobody else to run */
     self->state = CC__RUNNING;
-    return;
+    return self;
   }
-  cc__switch_to(l, self, next, dying);
+  return container_of(cc__switch_to(l, self, next, dying), cc_task_t, ctx);
 }
 
 static inline CC__HOT void cc__make_ready_inl(cc_loop_t *l, cc_task_t *t, int r) {
@@ -379,22 +387,59 @@ static inline cc_task_t *cc__current(void) {
   return l ? l->current : NULL;
 }
 
+/* True when a park of `self` with `deadline` needs none of cc__park_slow():
+ * no deadline, no scope deadline, not cancelled. */
+static inline CC__HOT bool cc__park_plain_ok(const cc_task_t *self, int64_t deadline) {
+  return !(deadline >= 0 || self->deadline >= 0 || self->cancelled);
+}
+
+/* The switching half of cc__park_inl(), for a caller that has checked
+ * cc__park_plain_ok(). The task comes back from the switch rather than
+ * being kept in a register across it. */
+static inline CC__HOT int cc__park_plain(cc_loop_t *l, cc_task_t *self, const char *what,
+                                         const void *obj) {
+  self->wait_what = what;
+  self->wait_obj = obj;
+  self->state = CC__PARKED;
+  self = cc__run_next_inl(l, self, false);
+  self->token++;
+  return self->wake_result;
+}
+
+/* cc__park_plain() for a caller that keeps nothing else across the switch
+ * either (the queue's parking halves): cc__pick()'s common case (a ready
+ * task that has its stack, budget left) inline and free of calls, the rest
+ * out of line in cc__run_next(), so that no callee-saved register need be
+ * saved here. Costs a call more where the next task has not started yet
+ * (a spawn-heavy run), so only hand-off paths use it. */
+static inline CC__HOT int cc__park_lean(cc_loop_t *l, cc_task_t *self, const char *what,
+                                        const void *obj) {
+  self->wait_what = what;
+  self->wait_obj = obj;
+  self->state = CC__PARKED;
+  cc_task_t *next = l->rq_head;
+  if (CC_LIKELY(next != NULL && l->budget != 0 && next->stack != NULL)) {
+    l->budget--;
+    (void)cc__rq_pop(l);
+    self = container_of(cc__switch_to(l, self, next, false), cc_task_t, ctx);
+  } else {
+    self = cc__run_next(l, self, false);
+  }
+  self->token++;
+  return self->wake_result;
+}
+
 /* cc__park() for callers that already know the loop and the running task.
  * The common case (no deadline, not cancelled) makes no call but the
  * context switch itself. */
 static inline CC__HOT int cc__park_inl(cc_loop_t *l, cc_task_t *self, const char *what,
                                        const void *obj, int64_t deadline) {
-  if (CC_UNLIKELY(deadline >= 0 || self->deadline >= 0 || self->cancelled)) {
+  if (CC_UNLIKELY(!cc__park_plain_ok(self, deadline))) {
     int r = cc__park_slow(l, self, deadline);
     if (r < 0)
       return r;
   }
-  self->wait_what = what;
-  self->wait_obj = obj;
-  self->state = CC__PARKED;
-  cc__run_next_inl(l, self, false);
-  self->token++;
-  return self->wake_result;
+  return cc__park_plain(l, self, what, obj);
 }
 
 #endif

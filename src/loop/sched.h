@@ -125,9 +125,10 @@ typedef struct cc__waiter {
   bool linked;
 } cc__waiter_t;
 
+/* No count: "anyone waiting?" is `head != NULL` (one store less on every
+ * push and pop of a hand-off). */
 typedef struct cc__wlist {
   cc__waiter_t *head, *tail;
-  size_t n;
 } cc__wlist_t;
 
 static inline void cc__wlist_push(cc__wlist_t *l, cc__waiter_t *w) {
@@ -139,7 +140,6 @@ static inline void cc__wlist_push(cc__wlist_t *l, cc__waiter_t *w) {
     l->head = w;
   l->tail = w;
   w->linked = true;
-  l->n++;
 }
 
 static inline void cc__wlist_remove(cc__wlist_t *l, cc__waiter_t *w) {
@@ -155,7 +155,6 @@ static inline void cc__wlist_remove(cc__wlist_t *l, cc__waiter_t *w) {
     l->tail = w->prev;
   w->next = w->prev = NULL;
   w->linked = false;
-  l->n--;
 }
 
 /* Unlinks `w`, the head of `l` (cheaper than cc__wlist_remove). */
@@ -167,7 +166,6 @@ static inline void cc__wlist_pop_head(cc__wlist_t *l, cc__waiter_t *w) {
   else
     l->tail = NULL;
   w->linked = false;
-  l->n--;
 }
 
 static inline cc__waiter_t *cc__wlist_pop(cc__wlist_t *l) {

@@ -22,7 +22,7 @@ int cc_cond_new(cc_cond_t **out) {
 int cc_cond_free(cc_cond_t *c) {
   if (!c)
     return 0;
-  if (c->waiters.n)
+  if (c->waiters.head)
     return -EBUSY;
   free(c);
   return 0;

@@ -22,7 +22,7 @@ int cc_event_new(cc_event_t **out) {
 int cc_event_free(cc_event_t *e) {
   if (!e)
     return 0;
-  if (e->waiters.n)
+  if (e->waiters.head)
     return -EBUSY;
   free(e);
   return 0;

@@ -20,7 +20,7 @@ int cc_lock_new(cc_lock_t **out) {
 int cc_lock_free(cc_lock_t *l) {
   if (!l)
     return 0;
-  if (l->owner || l->waiters.n)
+  if (l->owner || l->waiters.head)
     return -EBUSY;
   free(l);
   return 0;

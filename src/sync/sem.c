@@ -29,7 +29,7 @@ int cc_sem_new(cc_sem_t **out, unsigned value, unsigned bound) {
 int cc_sem_free(cc_sem_t *s) {
   if (!s)
     return 0;
-  if (s->waiters.n)
+  if (s->waiters.head)
     return -EBUSY;
   free(s);
   return 0;
@@ -40,7 +40,7 @@ int cc_sem_acquire(cc_sem_t *s) {
     return -CC_ENOTCORO;
   if (!s)
     return -EINVAL;
-  if (s->value > 0 && !s->waiters.n) {
+  if (s->value > 0 && !s->waiters.head) {
     int r = cc__check();
     if (r < 0)
       return r;
@@ -59,7 +59,7 @@ int cc_sem_acquire(cc_sem_t *s) {
 int cc_sem_try_acquire(cc_sem_t *s) {
   if (!s)
     return -EINVAL;
-  if (s->value == 0 || s->waiters.n)
+  if (s->value == 0 || s->waiters.head)
     return -EBUSY;
   s->value--;
   return 0;

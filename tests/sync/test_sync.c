@@ -416,3 +416,120 @@ static intptr_t t_queue_zero_unbounded(void *unused) {
 TEST(queue_zero_is_unbounded) {
   cc_test_run(t_queue_zero_unbounded, NULL);
 }
+
+/* The hand-off paths of queue.c, one by one: the inline hand-off to a parked
+ * getter or from a parked putter, the general one (a waiter with a deadline
+ * armed, whose timer must be disarmed), a getter that drops the item (NULL),
+ * a long ping-pong through both parking paths (past the switch budget, so
+ * the loop's own context runs in between) whose values must all arrive, and
+ * get/put returning right from nested frames after they suspended. */
+static cc_queue_t *hq_a, *hq_b;
+static __attribute__((noinline)) int nested_get(int depth, void **v) {
+  if (depth > 0) {
+    int r = nested_get(depth - 1, v);
+    return r < 0 ? r : r + 1; /* counts the frames it returned through */
+  }
+  return cc_queue_get(hq_a, v);
+}
+static intptr_t hq_echo(void *a) {
+  intptr_t n = (intptr_t)a;
+  for (intptr_t i = 0; i < n; i++) {
+    void *v;
+    int r = nested_get((int)(i % 4), &v);
+    if (r != (int)(i % 4))
+      return -1000 - r;
+    if ((intptr_t)v != i)
+      return -2000;
+    if ((r = cc_queue_put(hq_b, (void *)(i * 2))) != 0)
+      return r;
+  }
+  return n;
+}
+static intptr_t hq_timed_getter(void *a) {
+  cc_timeout_t to;
+  cc_timeout_begin(&to, cc_deadline_in(60000));
+  void *v = NULL;
+  int r = cc_queue_get((cc_queue_t *)a, &v);
+  cc_timeout_end(&to);
+  return r < 0 ? r : (intptr_t)v;
+}
+static intptr_t hq_timed_putter(void *a) {
+  cc_timeout_t to;
+  cc_timeout_begin(&to, cc_deadline_in(60000));
+  int r = cc_queue_put((cc_queue_t *)a, (void *)77);
+  cc_timeout_end(&to);
+  return r;
+}
+static intptr_t hq_null_getter(void *a) {
+  return cc_queue_get((cc_queue_t *)a, NULL);
+}
+static intptr_t t_queue_handoff_paths(void *arg) {
+  size_t cap = (size_t)(intptr_t)arg;
+  const intptr_t n = 2000;
+  ASSERT_OK(cc_queue_new(&hq_a, cap));
+  ASSERT_OK(cc_queue_new(&hq_b, cap));
+  cc_task_t *t;
+  ASSERT_OK(cc_spawn(&t, hq_echo, (void *)n));
+  for (intptr_t i = 0; i < n; i++) {
+    void *v;
+    ASSERT_OK(cc_queue_put(hq_a, (void *)i));
+    ASSERT_OK(cc_queue_get(hq_b, &v));
+    ASSERT_EQ((intptr_t)v, i * 2);
+  }
+  intptr_t r;
+  ASSERT_OK(cc_join(t, &r));
+  ASSERT_EQ(r, n);
+
+  /* a getter with a deadline: the general hand-off, its timer disarmed */
+  ASSERT_OK(cc_spawn(&t, hq_timed_getter, hq_a));
+  cc_yield();
+  ASSERT_OK(cc_queue_put(hq_a, (void *)42));
+  ASSERT_OK(cc_join(t, &r));
+  ASSERT_EQ(r, 42);
+  /* a putter with a deadline waiting on a full queue (or a rendezvous) */
+  if (cap != CC_QUEUE_RENDEZVOUS)
+    ASSERT_OK(cc_queue_put(hq_a, (void *)1));
+  ASSERT_OK(cc_spawn(&t, hq_timed_putter, hq_a));
+  cc_yield();
+  void *v;
+  if (cap != CC_QUEUE_RENDEZVOUS) {
+    ASSERT_OK(cc_queue_get(hq_a, &v));
+    ASSERT_EQ((intptr_t)v, 1);
+  }
+  ASSERT_OK(cc_queue_get(hq_a, &v));
+  ASSERT_EQ((intptr_t)v, 77);
+  ASSERT_OK(cc_join(t, &r));
+  ASSERT_EQ(r, 0);
+  /* a parked getter that drops what it gets */
+  ASSERT_OK(cc_spawn(&t, hq_null_getter, hq_a));
+  cc_yield();
+  ASSERT_OK(cc_queue_put(hq_a, (void *)5));
+  ASSERT_OK(cc_join(t, &r));
+  ASSERT_EQ(r, 0);
+  ASSERT_EQ(cc_queue_size(hq_a), 0);
+  ASSERT_OK(cc_queue_free(hq_a));
+  ASSERT_OK(cc_queue_free(hq_b));
+  return 0;
+}
+TEST(queue_handoff_paths_capacity_1) {
+  cc_test_run(t_queue_handoff_paths, (void *)1);
+}
+TEST(queue_handoff_paths_rendezvous) {
+  cc_test_run(t_queue_handoff_paths, (void *)CC_QUEUE_RENDEZVOUS);
+}
+
+/* Outside a coroutine: a get that would wait says so, one that need not
+ * works. */
+TEST(queue_outside_a_coroutine) {
+  cc_queue_t *q;
+  ASSERT_OK(cc_queue_new(&q, 1));
+  void *v;
+  ASSERT_ERR(cc_queue_get(q, &v), -CC_ENOTCORO);
+  ASSERT_OK(cc_queue_put(q, (void *)3));
+  ASSERT_ERR(cc_queue_put(q, (void *)4), -CC_ENOTCORO);
+  ASSERT_OK(cc_queue_get(q, &v));
+  ASSERT_EQ((intptr_t)v, 3);
+  ASSERT_ERR(cc_queue_get(NULL, &v), -EINVAL);
+  ASSERT_ERR(cc_queue_put(NULL, v), -EINVAL);
+  ASSERT_OK(cc_queue_free(q));
+}

@@ -1,6 +1,6 @@
 /* Context switch for AArch64, AAPCS64.
  *
- * void cc__ctx_switch(cc__ctx_t *from, cc__ctx_t *to)
+ * cc__ctx_t *cc__ctx_switch(cc__ctx_t *from, cc__ctx_t *to): returns `to` in the resumed context
  *   x0 = from, x1 = to
  *
  * Saves the callee-saved registers x19-x28, the frame pointer x29, the link
@@ -37,6 +37,7 @@ cc__ctx_switch:
         str     x9, [x0]                /* from->sp = sp */
         ldr     x9, [x1]
         mov     sp, x9                  /* sp = to->sp */
+        mov     x0, x1                  /* returns `to` to the resumed side */
         ldp     x19, x20, [sp, #0]
         ldp     x21, x22, [sp, #16]
         ldp     x23, x24, [sp, #32]

@@ -29,6 +29,7 @@ void cc__ctx_make(cc__ctx_t *c, void *lo, size_t size, void (*entry)(void *), vo
               (unsigned)(a >> 32), (unsigned)a);
 }
 
-void cc__ctx_switch(cc__ctx_t *from, cc__ctx_t *to) {
+cc__ctx_t *cc__ctx_switch(cc__ctx_t *from, cc__ctx_t *to) {
   swapcontext(&from->uc, &to->uc);
+  return from;
 }

@@ -1,7 +1,8 @@
 /* Context switch for x86_64, System V ABI.
  *
- * void cc__ctx_switch(cc__ctx_t *from, cc__ctx_t *to)
- *   rdi = from, rsi = to
+ * cc__ctx_t *cc__ctx_switch(cc__ctx_t *from, cc__ctx_t *to)
+ *   rdi = from, rsi = to; returns (in the resumed context) `to`, which is
+ *   the resumed side's own `from`
  *
  * Saves only the callee-saved integer registers (rbp, rbx, r12-r15) on the
  * current stack, stores rsp in from->sp, loads to->sp and pops the same set.
@@ -35,6 +36,7 @@ cc__ctx_switch:
         pushq   %r15
         movq    %rsp, (%rdi)            /* from->sp = rsp */
         movq    (%rsi), %rsp            /* rsp = to->sp */
+        movq    %rsi, %rax              /* returns `to` to the resumed side */
         popq    %r15
         popq    %r14
         popq    %r13
