@@ -53,7 +53,8 @@ typedef struct cc__stack {
 
 /* Address space reserved for chunks and not yet handed out (stack.c). */
 struct cc__stack_resv {
-  char *next, *end;
+  char *next, *end;   /* chunks */
+  char *dnext, *dend; /* their descriptors */
 };
 
 typedef struct cc__stack_pool {
