@@ -3,7 +3,6 @@
  * and every slab with the loop); the task layer (src/task/) decides when a
  * task is made and when it ends. */
 #include <stddef.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -13,44 +12,11 @@
 
 /* Slabs grow from 64 tasks to 4096. From the third slab on the loop is
  * spawning in bulk and every task structure will be written at once, so
- * the slab is committed with one system call, where touching it would take
- * a page fault per 4 KiB (measured here: ~0.8 us a fault, ~0.25 us a page
- * populated). Past SLAB_MAX tasks (1 MiB of them) slabs are 2 MiB, aligned
- * to 2 MiB and advised MADV_HUGEPAGE before they are populated: where
- * transparent huge pages are enabled for madvise (the default of most
- * distributions, and this VM's), a slab is one huge page, one fault and one
- * memcg charge instead of 512 (W3's 1,000,000 tasks: 128 faults instead of
- * 62,500; see docs/loop.md). Where they are not, the advice is refused or
- * ignored and the slab is populated in 4 KiB pages as before. */
-#define SLAB_MIN  64
-#define SLAB_MAX  4096
-#define SLAB_HUGE ((size_t)2 << 20)
-
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
-/* A 2 MiB-aligned mapping of SLAB_HUGE bytes, or NULL. */
-static void *map_huge_slab(void) {
-  size_t len = 2 * SLAB_HUGE;
-  char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED)
-    return NULL;
-  char *a = (char *)(((uintptr_t)p + SLAB_HUGE - 1) & ~(uintptr_t)(SLAB_HUGE - 1));
-  if (a > p)
-    munmap(p, (size_t)(a - p));
-  if (a + SLAB_HUGE < p + len)
-    munmap(a + SLAB_HUGE, (size_t)(p + len - (a + SLAB_HUGE)));
-  (void)madvise(a, SLAB_HUGE, MADV_HUGEPAGE); /* a hint: EINVAL without THP */
-  if (madvise(a, SLAB_HUGE, MADV_POPULATE_WRITE) != 0) {
-    /* Kernels before 5.14: commit it the old way. */
-    munmap(a, SLAB_HUGE);
-    p = mmap(NULL, SLAB_HUGE, PROT_READ | PROT_WRITE,
-             MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-  }
-  return a;
-}
+ * the slab is mapped with MAP_POPULATE: one system call commits it, where
+ * touching it would take a page fault per 4 KiB (measured here: ~0.8 us a
+ * fault, ~0.25 us a page populated). */
+#define SLAB_MIN 64
+#define SLAB_MAX 4096
 
 static cc__task_slab_t *slab_new(cc_loop_t *l, size_t *count) {
   size_t n = SLAB_MIN;
@@ -58,18 +24,9 @@ static cc__task_slab_t *slab_new(cc_loop_t *l, size_t *count) {
   for (cc__task_slab_t *s = l->slabs; s && n < SLAB_MAX; s = s->next, nslabs++)
     n *= 2;
   size_t bytes = sizeof(cc__task_slab_t) + n * sizeof(cc_task_t);
-  void *p;
-  if (n == SLAB_MAX && l->slabs && l->slabs->bytes >= bytes) {
-    bytes = SLAB_HUGE;
-    n = (bytes - sizeof(cc__task_slab_t)) / sizeof(cc_task_t);
-    p = map_huge_slab();
-  } else {
-    int flags = MAP_PRIVATE | MAP_ANONYMOUS | (nslabs >= 2 ? MAP_POPULATE : 0);
-    p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
-    if (p == MAP_FAILED)
-      p = NULL;
-  }
-  if (!p)
+  int flags = MAP_PRIVATE | MAP_ANONYMOUS | (nslabs >= 2 ? MAP_POPULATE : 0);
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
+  if (p == MAP_FAILED)
     return NULL;
   cc__task_slab_t *s = p;
   s->bytes = bytes;
