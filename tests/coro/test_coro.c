@@ -222,3 +222,43 @@ static intptr_t t_prepared(void *unused) {
 TEST(stacks_prepared_ahead_in_bulk) {
   cc_test_run(t_prepared, NULL);
 }
+
+/* A task about to start on a never-touched stack first lets the tasks whose
+ * timers expired since the last poll run and end (loop.c,
+ * finish_before_start), so that it starts on a recycled stack: under the
+ * run queue's FIFO alone it would start first, on a fresh one. */
+static int order[2], norder;
+static intptr_t note_after_sleep(void *unused) {
+  int r = cc_sleep(1);
+  order[norder++] = 1;
+  return r;
+}
+static intptr_t note_start(void *unused) {
+  order[norder++] = 2;
+  return 0;
+}
+static intptr_t t_finish_first(void *unused) {
+  cc_loop_t *l = cc_loop_current();
+  cc_task_t *s, *n;
+  norder = 0;
+  ASSERT_OK(cc_spawn(&s, note_after_sleep, NULL));
+  ASSERT_OK(cc_yield());                /* s starts and parks in its sleep */
+  ASSERT_TRUE(l->stacks.dirty == NULL); /* no recycled stack to start n on */
+  int64_t until = cc_now() + 5;
+  while (cc_now() < until) {
+  } /* s's timer expires, and no poll has seen it */
+  ASSERT_OK(cc_spawn(&n, note_start, NULL));
+  ASSERT_OK(cc_join(n, NULL));
+  ASSERT_OK(cc_join(s, NULL));
+  ASSERT_EQ(norder, 2);
+  ASSERT_EQ(order[0], 1);
+  ASSERT_EQ(order[1], 2);
+#ifndef CC__TSAN
+  /* n took over s's stack as s ended (TSan keeps a stack per task). */
+  ASSERT_EQ(l->stacks.ndirty, 1);
+#endif
+  return 0;
+}
+TEST(expired_sleepers_end_before_new_tasks_start) {
+  cc_test_run(t_finish_first, NULL);
+}
