@@ -203,18 +203,25 @@ TEST(stack_overflow_is_reported) {
 
 /* Past ~1000 live stacks the pool grows by 1024-stack chunks and a helper
  * thread prepares the next chunk ahead; the tasks still all run, and the
- * helper stops with the loop. */
-static intptr_t short_sleep(void *a) {
-  return cc_sleep(20);
+ * helper stops with the loop. The tasks sleep until cancelled: with timers
+ * that expire while tasks are still starting, the loop would recycle the
+ * stacks of the ones that ended (finish_before_start) and the count below
+ * would depend on the machine's speed. */
+static intptr_t long_sleep(void *a) {
+  return cc_sleep(INT64_MAX);
 }
 static intptr_t t_prepared(void *unused) {
   enum { N = 3500 };
   cc_task_t **ts = malloc(N * sizeof *ts);
   for (int i = 0; i < N; i++)
-    ASSERT_OK(cc_spawn(&ts[i], short_sleep, NULL));
-  ASSERT_OK(cc_gather(ts, N, NULL));
-  free(ts);
+    ASSERT_OK(cc_spawn(&ts[i], long_sleep, NULL));
+  ASSERT_OK(cc_yield()); /* every task starts and parks */
   cc_loop_t *l = cc_loop_current();
+  ASSERT_EQ(l->stacks.live, (size_t)N + 1);
+  for (int i = 0; i < N; i++)
+    ASSERT_OK(cc_cancel(ts[i]));
+  ASSERT_ERR(cc_gather(ts, N, NULL), -ECANCELED);
+  free(ts);
   ASSERT_NOT_NULL(l->stacks.prep); /* the helper was started */
   ASSERT_GE(l->stacks.ndirty + l->stacks.nfree, (size_t)N);
   return 0;
