@@ -413,13 +413,13 @@ static void prep_request(cc__stack_pool_t *p, size_t n) {
   sem_post(&pp->sem);
 }
 
-/* Takes the prepared mapping if it is ready now (never waits). */
 static void prep_unmap_ready(struct cc__stack_prep *pp, void *base) {
   munmap(base, pp->ready_slots * pp->slot_size);
   if (pp->ready_desc)
     munmap(pp->ready_desc, desc_len(pp->ready_slots));
 }
 
+/* Takes the prepared mapping if it is ready now (never waits). */
 static void *prep_take(cc__stack_pool_t *p, size_t n, bool *guarded, void **desc) {
   if (prep_forked(p))
     return NULL;

@@ -67,8 +67,9 @@ static atomic_bool signals_taken;
  * for every task: W3 at 1,000,000, whose start phase takes longer than its
  * 1 s sleeps on this VM, needs fewer stacks alive at once (see
  * docs/loop.md). Under the run queue's FIFO alone the woken tasks waited
- * behind every task spawned before they woke. The deferral is bounded:
- * each new task lets at most the timers already expired pass it once.
+ * behind every task spawned before they woke. The deferral is bounded: a
+ * new task is put back at most once (the next FBS_EVERY - 1 starts do not
+ * look at the timers), behind the timers expired at that moment only.
  * Returns true if t was put back into the run queue. */
 static bool finish_before_start(cc_loop_t *l, cc_task_t *t) {
   cc__timer_t *tm = cc__timers_min(&l->timers);
