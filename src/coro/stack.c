@@ -306,7 +306,9 @@ static void *map_chunk(size_t len) {
  * mostly one after the other (perf sched: 15% of the loop thread's
  * switches were in mmap's rwsem_down_write_slowpath, 7% in brk's; CPU time
  * of the start phase ~1.05x its wall time). MAP_NORESERVE: the reserve
- * costs no memory, only address space (~400 MiB of it for 8 KiB stacks). */
+ * costs no memory, only address space (~400 MiB for 8 KiB stacks, ~1.3 GiB
+ * for the default 64 KiB). Where it cannot be mapped (strict overcommit
+ * counts it), chunks are mapped one at a time as before. */
 #define RESV_CHUNKS 16
 
 static size_t desc_len(size_t nslots) {
