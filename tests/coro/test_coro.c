@@ -1,6 +1,8 @@
 /* White-box tests of the context switch and the stack pool, and the
  * stack-overflow report. */
 #include <signal.h>
+#include <stdio.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -268,4 +270,43 @@ static intptr_t t_finish_first(void *unused) {
 }
 TEST(expired_sleepers_end_before_new_tasks_start) {
   cc_test_run(t_finish_first, NULL);
+}
+
+/* Where a 16-chunk reserve of address space cannot be mapped (strict
+ * overcommit, an address-space limit), full-size chunks are mapped one at
+ * a time and their descriptors malloc()ed: the stacks still come, guarded.
+ * RLIMIT_AS leaves room for single chunks (80 MiB with the default 64 KiB
+ * stacks) but not for a reserve (~1.3 GiB). */
+static intptr_t t_no_reserve(void *unused) {
+  enum { N = 3500 };
+  long pages = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  ASSERT_NOT_NULL(f);
+  ASSERT_EQ(fscanf(f, "%ld", &pages), 1);
+  fclose(f);
+  size_t vm = (size_t)pages * cc__page_size();
+  struct rlimit rl = {.rlim_cur = vm + (700u << 20), .rlim_max = vm + (700u << 20)};
+  ASSERT_OK(setrlimit(RLIMIT_AS, &rl));
+  cc_task_t **ts = malloc(N * sizeof *ts);
+  ASSERT_NOT_NULL(ts);
+  for (int i = 0; i < N; i++)
+    ASSERT_OK(cc_spawn(&ts[i], long_sleep, NULL));
+  ASSERT_OK(cc_yield()); /* every task starts and parks */
+  cc_loop_t *l = cc_loop_current();
+  ASSERT_EQ(l->stacks.live, (size_t)N + 1);
+  for (int i = 0; i < N; i++) {
+    ASSERT_TRUE(ts[i]->stack && ts[i]->stack->guarded);
+    ASSERT_OK(cc_cancel(ts[i]));
+  }
+  ASSERT_ERR(cc_gather(ts, N, NULL), -ECANCELED);
+  free(ts);
+  return 0;
+}
+TEST(stacks_without_an_address_space_reserve) {
+  if (cc_test_sanitized())
+    SKIP("the sanitizers map terabytes of shadow memory: no address-space limit");
+  char buf[4096];
+  int st = cc_test_run_in_child(t_no_reserve, NULL, 0, buf, sizeof buf);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    CC_TEST_FAIL("child failed (status %d): %s", st, buf);
 }
