@@ -62,6 +62,12 @@ typedef struct cc__stack {
   bool dirty; /* has touched pages that a trim would release */
 } cc__stack_t;
 
+/* Address space reserved for chunks and not yet handed out (stack.c). */
+struct cc__stack_resv {
+  char *next, *end;   /* chunks */
+  char *dnext, *dend; /* their descriptors */
+};
+
 typedef struct cc__stack_pool {
   size_t stack_size;               /* usable size of each stack */
   size_t slot_size;                /* stack_size + guard region */
@@ -74,6 +80,7 @@ typedef struct cc__stack_pool {
   struct cc__stack_chunk *chunks;
   size_t next_chunk_slots;
   struct cc__stack_prep *prep; /* helper preparing chunks ahead, or NULL */
+  struct cc__stack_resv resv;  /* the loop thread's reserve of address space */
 } cc__stack_pool_t;
 
 /* Default usable stack size. */

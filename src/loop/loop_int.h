@@ -138,6 +138,7 @@ struct cc_loop {
   cc__poller_t *poller;
   cc__stack_pool_t stacks;
   cc_task_t *zombie; /* ended task whose stack is released after the switch */
+  unsigned fbs_skip; /* starts left before finish_before_start reads the clock */
 
   /* Inbox: the only part other threads touch. A Treiber stack (newest
    * first) that the loop takes whole and reverses; `polling` is 1 while

@@ -1,6 +1,8 @@
 /* White-box tests of the context switch and the stack pool, and the
  * stack-overflow report. */
 #include <signal.h>
+#include <stdio.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -203,22 +205,108 @@ TEST(stack_overflow_is_reported) {
 
 /* Past ~1000 live stacks the pool grows by 1024-stack chunks and a helper
  * thread prepares the next chunk ahead; the tasks still all run, and the
- * helper stops with the loop. */
-static intptr_t short_sleep(void *a) {
-  return cc_sleep(20);
+ * helper stops with the loop. The tasks sleep until cancelled: with timers
+ * that expire while tasks are still starting, the loop would recycle the
+ * stacks of the ones that ended (finish_before_start) and the count below
+ * would depend on the machine's speed. */
+static intptr_t long_sleep(void *a) {
+  return cc_sleep(INT64_MAX);
 }
 static intptr_t t_prepared(void *unused) {
   enum { N = 3500 };
   cc_task_t **ts = malloc(N * sizeof *ts);
   for (int i = 0; i < N; i++)
-    ASSERT_OK(cc_spawn(&ts[i], short_sleep, NULL));
-  ASSERT_OK(cc_gather(ts, N, NULL));
-  free(ts);
+    ASSERT_OK(cc_spawn(&ts[i], long_sleep, NULL));
+  ASSERT_OK(cc_yield()); /* every task starts and parks */
   cc_loop_t *l = cc_loop_current();
+  ASSERT_EQ(l->stacks.live, (size_t)N + 1);
+  for (int i = 0; i < N; i++)
+    ASSERT_OK(cc_cancel(ts[i]));
+  ASSERT_ERR(cc_gather(ts, N, NULL), -ECANCELED);
+  free(ts);
   ASSERT_NOT_NULL(l->stacks.prep); /* the helper was started */
   ASSERT_GE(l->stacks.ndirty + l->stacks.nfree, (size_t)N);
   return 0;
 }
 TEST(stacks_prepared_ahead_in_bulk) {
   cc_test_run(t_prepared, NULL);
+}
+
+/* A task about to start on a never-touched stack first lets the tasks whose
+ * timers expired since the last poll run and end (loop.c,
+ * finish_before_start), so that it starts on a recycled stack: under the
+ * run queue's FIFO alone it would start first, on a fresh one. */
+static int order[2], norder;
+static intptr_t note_after_sleep(void *unused) {
+  int r = cc_sleep(1);
+  order[norder++] = 1;
+  return r;
+}
+static intptr_t note_start(void *unused) {
+  order[norder++] = 2;
+  return 0;
+}
+static intptr_t t_finish_first(void *unused) {
+  cc_loop_t *l = cc_loop_current();
+  cc_task_t *s, *n;
+  norder = 0;
+  ASSERT_OK(cc_spawn(&s, note_after_sleep, NULL));
+  ASSERT_OK(cc_yield());                /* s starts and parks in its sleep */
+  ASSERT_TRUE(l->stacks.dirty == NULL); /* no recycled stack to start n on */
+  int64_t until = cc_now() + 5;
+  while (cc_now() < until) {
+  } /* s's timer expires, and no poll has seen it */
+  ASSERT_OK(cc_spawn(&n, note_start, NULL));
+  ASSERT_OK(cc_join(n, NULL));
+  ASSERT_OK(cc_join(s, NULL));
+  ASSERT_EQ(norder, 2);
+  ASSERT_EQ(order[0], 1);
+  ASSERT_EQ(order[1], 2);
+#ifndef CC__TSAN
+  /* n took over s's stack as s ended (TSan keeps a stack per task). */
+  ASSERT_EQ(l->stacks.ndirty, 1);
+#endif
+  return 0;
+}
+TEST(expired_sleepers_end_before_new_tasks_start) {
+  cc_test_run(t_finish_first, NULL);
+}
+
+/* Where a 16-chunk reserve of address space cannot be mapped (strict
+ * overcommit, an address-space limit), full-size chunks are mapped one at
+ * a time and their descriptors malloc()ed: the stacks still come, guarded.
+ * RLIMIT_AS leaves room for single chunks (80 MiB with the default 64 KiB
+ * stacks) but not for a reserve (~1.3 GiB). */
+static intptr_t t_no_reserve(void *unused) {
+  enum { N = 3500 };
+  long pages = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  ASSERT_NOT_NULL(f);
+  ASSERT_EQ(fscanf(f, "%ld", &pages), 1);
+  fclose(f);
+  size_t vm = (size_t)pages * cc__page_size();
+  struct rlimit rl = {.rlim_cur = vm + (700u << 20), .rlim_max = vm + (700u << 20)};
+  ASSERT_OK(setrlimit(RLIMIT_AS, &rl));
+  cc_task_t **ts = malloc(N * sizeof *ts);
+  ASSERT_NOT_NULL(ts);
+  for (int i = 0; i < N; i++)
+    ASSERT_OK(cc_spawn(&ts[i], long_sleep, NULL));
+  ASSERT_OK(cc_yield()); /* every task starts and parks */
+  cc_loop_t *l = cc_loop_current();
+  ASSERT_EQ(l->stacks.live, (size_t)N + 1);
+  for (int i = 0; i < N; i++) {
+    ASSERT_TRUE(ts[i]->stack && ts[i]->stack->guarded);
+    ASSERT_OK(cc_cancel(ts[i]));
+  }
+  ASSERT_ERR(cc_gather(ts, N, NULL), -ECANCELED);
+  free(ts);
+  return 0;
+}
+TEST(stacks_without_an_address_space_reserve) {
+  if (cc_test_sanitized())
+    SKIP("the sanitizers map terabytes of shadow memory: no address-space limit");
+  char buf[4096];
+  int st = cc_test_run_in_child(t_no_reserve, NULL, 0, buf, sizeof buf);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    CC_TEST_FAIL("child failed (status %d): %s", st, buf);
 }
