@@ -143,6 +143,15 @@ CC_EXTERN bool cc_http_token_eq(const char *a, size_t len, const char *b);
 
 typedef struct cc_http_session cc_http_session_t;
 
+/** Which transport a loop session's requests take (cc_http_session_opts). */
+typedef enum cc_http_transport {
+  /** concur's own HTTP/1.1 transport wherever it can serve the request
+   *  exactly as libcurl would (below), libcurl for everything else. */
+  CC_HTTP_TRANSPORT_AUTO = 0,
+  /** libcurl for every request. */
+  CC_HTTP_TRANSPORT_CURL = 1,
+} cc_http_transport_t;
+
 /** Options of a session; zero-fill (or pass NULL) for the defaults. */
 typedef struct cc_http_session_opts {
   /** Connections open at once, over all hosts (aiohttp's limit); 0: 100,
@@ -187,6 +196,26 @@ typedef struct cc_http_session_opts {
   /** Proxy URL for every request; NULL: from the environment
    *  (http_proxy, https_proxy, all_proxy, no_proxy), as requests does. */
   const char *proxy;
+  /** AUTO (default): a loop session sends a request through concur's own
+   *  HTTP/1.1 transport (keep-alive connections on the loop, llhttp) when
+   *  all of these hold, and through libcurl otherwise:
+   *    - the URL is http:// with a plain host (name, IPv4 or [IPv6]) and
+   *      port, no user:password, only printable ASCII;
+   *    - no proxy applies: opts.proxy is NULL, and neither http_proxy nor
+   *      all_proxy/ALL_PROXY is set in the environment, or no_proxy
+   *      (NO_PROXY) lists the host ("*", the name, or a domain it ends in);
+   *    - the body is none, bytes, form fields or JSON (not body_file, not
+   *      multipart parts), and it is not a stream (cc_http_stream_*);
+   *    - cookies are off (no_cookies) or the session's jar is still empty.
+   *      A Set-Cookie received natively is stored in libcurl's jar, and
+   *      from then on every request of the session goes through libcurl,
+   *      which sends the cookies back.
+   *  A redirect to a URL that is not eligible continues on libcurl with the
+   *  remaining redirect budget. Both transports give the same responses and
+   *  errors; thread sessions always use libcurl. CURL: libcurl always.
+   *  The environment variable CONCUR_HTTP_TRANSPORT=curl (or auto) read
+   *  when the session is made overrides this for a whole run. */
+  cc_http_transport_t transport;
 } cc_http_session_opts_t;
 
 /** Creates a session. Made on a loop's thread (in a coroutine or a loop
