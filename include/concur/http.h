@@ -135,7 +135,8 @@ CC_EXTERN bool cc_http_token_eq(const char *a, size_t len, const char *b);
  *   -ECANCELED          the calling task was cancelled
  *   -CC_ETOOBIG         the body exceeds opts.max_body / req.max_body
  *   -CC_EPROTO_HTTP     a malformed response, or one with a bad encoding
- *   -EPROTONOSUPPORT    a URL scheme other than http and https
+ *   -EPROTONOSUPPORT    a URL scheme other than http and https, or a reply
+ *                       that is not HTTP/1.x at all (HTTP/0.9, refused)
  *   -CC_EHTTP_CURL      any other libcurl failure
  * A status of 4xx or 5xx is not an error: the call succeeds and the status
  * is in the response (aiohttp without raise_for_status).
@@ -242,6 +243,9 @@ typedef struct cc_http_session_stats {
   size_t in_flight;     /**< requests now in the multi handle */
   size_t watched;       /**< sockets with a watcher record (loop sessions) */
   uint64_t idle_events; /**< events on idle connections (closed by the server) */
+  uint64_t native;      /**< of `requests`, those served by the native HTTP/1.1
+                             transport (a chain that moved to libcurl counts
+                             there) */
 } cc_http_session_stats_t;
 CC_EXTERN void cc_http_session_stats(const cc_http_session_t *s,
                                      cc_http_session_stats_t *st);

@@ -129,11 +129,11 @@ struct h1_req {
   size_t max_body;
   bool head;
   bool headers_done, done, interim;
-  bool got_any; /* a byte of the response arrived */
+  bool got_any;  /* a byte of the response arrived */
+  bool not_http; /* and it did not start like "HTTP/" */
   int err;
   int enc;
   bool enc_end;
-  size_t enc_in; /* encoded bytes received */
   z_stream z;
   bool z_on, z_raw_tried;
   BrotliDecoderState *br;
@@ -365,6 +365,7 @@ static int conn_open(struct cc__h1 *h, h1_host_t *host, int64_t deadline,
   memset(c, 0, offsetof(h1_conn_t, rbuf));
   c->h = h;
   c->host = host;
+  c->busy = true; /* the opener's: on_io must not take it for an idle one */
   int rc = -ECONNREFUSED;
   for (int i = 0; i < host->naddrs; i++) {
     const cc_addr_t *a = &host->addrs[i];
@@ -700,7 +701,7 @@ static int on_headers(llhttp_t *p) {
     return fail(q, e);
   r->pub.status = st;
   r->pub.http_version = p->http_major == 1 && p->http_minor == 0 ? 10 : 11;
-  if (q->head)
+  if (q->head || st == 204 || st == 304)
     return 1; /* no body, whatever the headers say */
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > q->max_body)
     return fail(q, -CC_ETOOBIG);
@@ -741,7 +742,6 @@ static int decode(h1_req_t *q, const char *at, size_t n) {
   cc__http_resp_t *r = q->r;
   const uint8_t *in = (const uint8_t *)at;
   size_t avail = n;
-  q->enc_in += n;
   while (!q->enc_end) {
     int e = body_room(q, avail * 4 > 16384 ? avail * 4 : 16384);
     if (e)
@@ -828,8 +828,8 @@ static int on_complete(llhttp_t *p) {
   h1_req_t *q = REQ(p);
   if (q->interim)
     return 0; /* the next message is the answer */
-  if (q->enc != ENC_NONE && !q->enc_end && q->enc_in > 0)
-    return fail(q, -CC_EPROTO_HTTP); /* the encoded stream ended early */
+  /* An encoded stream that stops short of its end is not an error: libcurl
+   * hands over what decoded, and so do we. */
   q->done = true;
   return HPE_PAUSED; /* anything after the answer is not ours to parse */
 }
@@ -920,6 +920,8 @@ static int exchange(h1_conn_t *c, h1_req_t *q, struct iovec *iov, int niov,
         return -ECONNRESET;
       return q->headers_done ? -CC_EHTTP_PARTIAL : -CC_EPROTO_HTTP;
     }
+    if (!q->got_any)
+      q->not_http = memcmp(c->rbuf, "HTTP/", (size_t)n < 5 ? (size_t)n : 5) != 0;
     q->got_any = true;
     llhttp_errno_t e = llhttp_execute(&c->parser, c->rbuf, (size_t)n);
     if (q->done) {
@@ -929,7 +931,8 @@ static int exchange(h1_conn_t *c, h1_req_t *q, struct iovec *iov, int niov,
       return 0;
     }
     if (e != HPE_OK)
-      return q->err ? q->err : -CC_EPROTO_HTTP;
+      /* Not HTTP/1.x at all: libcurl's "HTTP/0.9 not allowed". */
+      return q->err ? q->err : q->not_http ? -EPROTONOSUPPORT : -CC_EPROTO_HTTP;
     wait = (size_t)n < RBUF_BYTES;
   }
 }
@@ -946,6 +949,14 @@ static int wput(h1_conn_t *c, size_t *len, const char *p, size_t n) {
 
 static bool has_header(const cc_http_request_t *q, const char *name) {
   return cc_http_header_find(q->headers, q->nheaders, name) != NULL;
+}
+
+static int put_ct(h1_conn_t *c, size_t *len, const char *ct) {
+  int r;
+  if ((r = wput(c, len, "Content-Type: ", 14)) < 0 ||
+      (r = wput(c, len, ct, strlen(ct))) < 0)
+    return r;
+  return wput(c, len, "\r\n", 2);
 }
 
 /* The request head into c->wbuf; the body into iov[1]. */
@@ -996,18 +1007,23 @@ static int build(h1_conn_t *c, const cc_http_request_t *q, const h1_url_t *u,
         return r;
     }
   }
+  /* The order libcurl sends them in: client.c gives libcurl the type of a
+   * JSON or raw body as a custom header (after the caller's), then libcurl
+   * adds Content-Length, then its default type for a form body. */
   const void *body = NULL;
   size_t blen = 0;
   const char *ct = NULL;
-  bool has_body = true;
+  bool has_body = true, ct_custom = false;
   if (q->json) {
     body = q->json;
     blen = strlen(q->json);
     ct = "application/json";
+    ct_custom = true;
   } else if (q->body) {
     body = q->body;
     blen = q->body_len;
     ct = q->content_type ? q->content_type : "application/octet-stream";
+    ct_custom = true;
   } else if (q->nform) {
     size_t fl = 0;
     if ((r = cc__http_grow(form, form_cap, 1)) < 0 ||
@@ -1025,11 +1041,12 @@ static int build(h1_conn_t *c, const cc_http_request_t *q, const h1_url_t *u,
   if (has_body) {
     char cl[48];
     int n = snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", blen);
-    if (!has_header(q, "Content-Type") &&
-        ((r = wput(c, &len, "Content-Type: ", 14)) < 0 ||
-         (r = wput(c, &len, ct, strlen(ct))) < 0 || (r = wput(c, &len, "\r\n", 2)) < 0))
+    bool ct_default = !ct_custom && !has_header(q, "Content-Type");
+    if (ct_custom && (r = put_ct(c, &len, ct)) < 0)
       return r;
     if ((r = wput(c, &len, cl, (size_t)n)) < 0)
+      return r;
+    if (ct_default && (r = put_ct(c, &len, ct)) < 0)
       return r;
   }
   if ((r = wput(c, &len, "\r\n", 2)) < 0)
@@ -1285,6 +1302,7 @@ int cc__h1c_request(cc_http_session_t *s, const cc_http_request_t *q0,
   }
   s->st.in_flight--;
   s->st.requests++;
+  s->st.native++;
   if (owned)
     curl_free(owned);
   free(form);
