@@ -124,7 +124,7 @@ typedef struct h1_url {
 /* The state of one response being parsed (on the requester's stack). */
 enum { ENC_NONE, ENC_GZIP, ENC_DEFLATE, ENC_BR, ENC_ZSTD };
 struct h1_req {
-  cc_http_session_t *s;
+  bool decode; /* Content-Encoding is undone (the session's no_decompress off) */
   cc__http_resp_t *r;
   size_t max_body;
   bool head;
@@ -706,7 +706,7 @@ static int on_headers(llhttp_t *p) {
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > q->max_body)
     return fail(q, -CC_ETOOBIG);
   q->enc = ENC_NONE;
-  if (!q->s->o.no_decompress) {
+  if (q->decode) {
     const cc_http_header_t *ce =
         cc_http_header_find(r->pub.headers, r->pub.nheaders, "Content-Encoding");
     if (ce && ce->value_len) {
@@ -845,6 +845,64 @@ static const llhttp_settings_t settings = {
     .on_message_complete = on_complete,
 };
 
+/* Feeds n received bytes of the answer to the parser: 1 when the answer
+ * is complete (*keep: nothing follows it and the connection may serve
+ * another request), 0 when more is needed, or an error. */
+static int feed(llhttp_t *p, h1_req_t *q, const char *b, size_t n, bool *keep) {
+  if (!q->got_any)
+    q->not_http = memcmp(b, "HTTP/", n < 5 ? n : 5) != 0;
+  q->got_any = true;
+  llhttp_errno_t e = llhttp_execute(p, b, n);
+  if (q->done) {
+    *keep = llhttp_should_keep_alive(p) && llhttp_get_error_pos(p) == b + n;
+    return 1;
+  }
+  if (e != HPE_OK)
+    /* Not HTTP/1.x at all: libcurl's "HTTP/0.9 not allowed". */
+    return q->err ? q->err : q->not_http ? -EPROTONOSUPPORT : -CC_EPROTO_HTTP;
+  return 0;
+}
+
+/* The server closed the connection: the end of a body delimited by the
+ * close (0), or what the answer lacks. */
+static int at_eof(llhttp_t *p, h1_req_t *q) {
+  if (!q->got_any)
+    return -ECONNRESET; /* libcurl's "empty reply from server" */
+  llhttp_finish(p);
+  if (q->done)
+    return 0;
+  if (q->err)
+    return q->err;
+  return q->headers_done ? -CC_EHTTP_PARTIAL
+         : q->not_http   ? -EPROTONOSUPPORT
+                         : -CC_EPROTO_HTTP;
+}
+
+int cc__h1c_parse(cc__http_resp_t *r, const char *p, size_t n, size_t piece, bool head,
+                  bool decode, size_t max_body, bool *keep) {
+  llhttp_t parser;
+  h1_req_t q = {.decode = decode, .r = r, .max_body = max_body, .head = head};
+  llhttp_init(&parser, HTTP_RESPONSE, &settings);
+  parser.data = &q;
+  r->body_len = r->hlen = 0;
+  *keep = false;
+  int rc = 0;
+  for (size_t off = 0; off < n && rc == 0; off += piece) {
+    size_t k = n - off < piece ? n - off : piece;
+    rc = feed(&parser, &q, p + off, k, keep);
+    if (rc == 1 && off + k < n)
+      *keep = false; /* bytes after the answer */
+  }
+  if (rc == 0)
+    rc = at_eof(&parser, &q);
+  dec_end(&q);
+  if (rc == 1)
+    rc = 0;
+  if (rc == 0 && cc__http_grow(&r->body, &r->body_cap, r->body_len + 1) == 0)
+    r->body[r->body_len] = '\0';
+  return rc;
+}
+
 /* ---- one exchange on one connection --------------------------------------------- */
 
 /* Internal result: the reused connection ended before any byte of the
@@ -908,31 +966,15 @@ static int exchange(h1_conn_t *c, h1_req_t *q, struct iovec *iov, int niov,
         return STALE;
       return rc == -EPIPE ? -ECONNRESET : rc;
     }
-    if (n == 0) {
-      if (!q->got_any)
-        return reused ? STALE : -ECONNRESET;
-      llhttp_errno_t e = llhttp_finish(&c->parser);
-      if (q->done)
-        return 0; /* a body delimited by the close */
-      if (q->err)
-        return q->err;
-      if (e == HPE_OK && !q->headers_done)
-        return -ECONNRESET;
-      return q->headers_done ? -CC_EHTTP_PARTIAL : -CC_EPROTO_HTTP;
+    if (n == 0)
+      return !q->got_any && reused ? STALE : at_eof(&c->parser, q);
+    if ((rc = feed(&c->parser, q, c->rbuf, (size_t)n, keep)) != 0) {
+      if (rc == 1) {
+        c->uses++;
+        rc = 0;
+      }
+      return rc;
     }
-    if (!q->got_any)
-      q->not_http = memcmp(c->rbuf, "HTTP/", (size_t)n < 5 ? (size_t)n : 5) != 0;
-    q->got_any = true;
-    llhttp_errno_t e = llhttp_execute(&c->parser, c->rbuf, (size_t)n);
-    if (q->done) {
-      const char *pos = llhttp_get_error_pos(&c->parser);
-      *keep = llhttp_should_keep_alive(&c->parser) && pos == c->rbuf + n;
-      c->uses++;
-      return 0;
-    }
-    if (e != HPE_OK)
-      /* Not HTTP/1.x at all: libcurl's "HTTP/0.9 not allowed". */
-      return q->err ? q->err : q->not_http ? -EPROTONOSUPPORT : -CC_EPROTO_HTTP;
     wait = (size_t)n < RBUF_BYTES;
   }
 }
@@ -1110,8 +1152,10 @@ static int one_hop(cc_http_session_t *s, const cc_http_request_t *q, const h1_ur
       release(c, true);
       return rc;
     }
-    h1_req_t rq = {
-        .s = s, .r = r, .max_body = max_body, .head = q->method == CC_HTTP_HEAD};
+    h1_req_t rq = {.decode = !s->o.no_decompress,
+                   .r = r,
+                   .max_body = max_body,
+                   .head = q->method == CC_HTTP_HEAD};
     r->body_len = 0;
     r->hlen = 0;
     bool keep;

@@ -28,6 +28,15 @@ bool cc__h1c_eligible(cc_http_session_t *s, const cc_http_request_t *q);
 int cc__h1c_request(cc_http_session_t *s, const cc_http_request_t *q,
                     cc__http_resp_t **out);
 
+/* The response parser alone, for the fuzz target (fuzz/http_h1_response.c):
+ * parses the response bytes p[0..n), fed to llhttp `piece` bytes at a time,
+ * into r (headers, decoded body, status) as a request would, with end of
+ * input taken as the server's close. Returns 0 (*keep: the connection could
+ * serve another request) or the error a request would get. Never
+ * suspends. */
+int cc__h1c_parse(cc__http_resp_t *r, const char *p, size_t n, size_t piece, bool head,
+                  bool decode, size_t max_body, bool *keep);
+
 /* Turns one Set-Cookie header value received from `host` (lower case) for
  * a request to `path` (the URL path, without the query) into a line of
  * libcurl's cookie file format (Netscape: domain, tailmatch, path, secure,
