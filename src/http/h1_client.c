@@ -1276,14 +1276,24 @@ int cc__h1c_request(cc_http_session_t *s, const cc_http_request_t *q0,
       break;
     }
     hops++;
-    /* The method rules of libcurl's defaults: 301/302 turn a POST into a
-     * GET, 303 turns everything but HEAD into a GET; the body goes with the
-     * method change. */
-    bool to_get = ((st == 301 || st == 302) && q.method == CC_HTTP_POST) ||
-                  (st == 303 && q.method != CC_HTTP_GET && q.method != CC_HTTP_HEAD);
+    /* The method rules of libcurl's defaults as client.c sets a request
+     * up: a request with a body is a POST to libcurl (other methods only
+     * rename it with CURLOPT_CUSTOMREQUEST), and a 301, 302 or 303 turns
+     * such a POST into a GET without its body; the custom name, if any,
+     * stays. So a POST becomes a GET, a PUT with a body stays a PUT
+     * without it, a DELETE without a body is left alone (and HEAD). */
+    bool has_body = q.json || q.body || q.nform || q.method == CC_HTTP_POST;
+    bool to_get = (st == 301 || st == 302 || st == 303) && has_body;
+    const char *keep_ct = NULL;
     if (to_get) {
-      q.method = CC_HTTP_GET;
-      q.method_name = NULL;
+      /* libcurl had the type of a JSON or raw body as a custom header
+       * (client.c), which it goes on sending without the body. */
+      if (q.json)
+        keep_ct = "application/json";
+      else if (q.body)
+        keep_ct = q.content_type ? q.content_type : "application/octet-stream";
+      if (q.method == CC_HTTP_POST)
+        q.method = CC_HTTP_GET;
       q.body = NULL;
       q.body_len = 0;
       q.json = NULL;
@@ -1296,8 +1306,8 @@ int cc__h1c_request(cc_http_session_t *s, const cc_http_request_t *q0,
     h1_url_t nu;
     bool same = parse_url(next, &nu) && nu.port == u.port && nu.host_len == u.host_len &&
                 strncasecmp(nu.host, u.host, u.host_len) == 0;
-    if (!same && q.nheaders) {
-      cc_http_header_t *nh = malloc(q.nheaders * sizeof *nh);
+    if ((!same && q.nheaders) || keep_ct) {
+      cc_http_header_t *nh = malloc((q.nheaders + 1) * sizeof *nh);
       if (!nh) {
         curl_free(next);
         rc = -ENOMEM;
@@ -1306,11 +1316,14 @@ int cc__h1c_request(cc_http_session_t *s, const cc_http_request_t *q0,
       size_t k = 0;
       for (size_t i = 0; i < q.nheaders; i++) {
         const cc_http_header_t *hh = &q.headers[i];
-        if ((hh->name_len == 13 && strncasecmp(hh->name, "Authorization", 13) == 0) ||
-            (hh->name_len == 6 && strncasecmp(hh->name, "Cookie", 6) == 0))
+        if (!same &&
+            ((hh->name_len == 13 && strncasecmp(hh->name, "Authorization", 13) == 0) ||
+             (hh->name_len == 6 && strncasecmp(hh->name, "Cookie", 6) == 0)))
           continue;
         nh[k++] = *hh;
       }
+      if (keep_ct)
+        nh[k++] = (cc_http_header_t){"Content-Type", 12, keep_ct, strlen(keep_ct)};
       free(hdrs);
       hdrs = nh;
       q.headers = nh;
