@@ -26,6 +26,8 @@
  * session and 32 coroutines each (impl=concur-2loops, concur's
  * thread-per-core model; compare with Go's default GOMAXPROCS).
  *
+ * BENCH_W7_ONLY=concur (or concur-curl) runs that line alone, no peers.
+ *
  * Prints: W7 http-client impl=<system> n=... wall_s=... rps=...
  */
 #include <errno.h>
@@ -386,11 +388,21 @@ int main(int argc, char **argv) {
     url = own;
     want = 4096;
   }
-  int rc = concur_run(1, CC_HTTP_TRANSPORT_AUTO);
-  if (rc == 0)
-    rc = concur_run(1, CC_HTTP_TRANSPORT_CURL);
-  if (rc == 0)
-    rc = concur_run(2, CC_HTTP_TRANSPORT_AUTO);
+  /* BENCH_W7_ONLY=concur or concur-curl: that one line and nothing else
+   * (for callgrind and perf). */
+  const char *only = getenv("BENCH_W7_ONLY");
+  int rc;
+  if (only) {
+    rc = concur_run(1, strcmp(only, "concur-curl") == 0 ? CC_HTTP_TRANSPORT_CURL
+                                                        : CC_HTTP_TRANSPORT_AUTO);
+    setenv("BENCH_W7_PEERS", "0", 1);
+  } else {
+    rc = concur_run(1, CC_HTTP_TRANSPORT_AUTO);
+    if (rc == 0)
+      rc = concur_run(1, CC_HTTP_TRANSPORT_CURL);
+    if (rc == 0)
+      rc = concur_run(2, CC_HTTP_TRANSPORT_AUTO);
+  }
   long n = n_total;
   if (rc == 0 && bad_total == 0 &&
       !(getenv("BENCH_W7_PEERS") && strcmp(getenv("BENCH_W7_PEERS"), "0") == 0))

@@ -907,8 +907,11 @@ int cc__http_cookie_add(cc_http_session_t *s, const char *line) {
 /* One attempt on whichever transport serves q. */
 static int attempt(cc_http_session_t *s, const cc_http_request_t *q,
                    cc__http_resp_t **out) {
-  if (s->h1 && cc__h1c_eligible(s, q))
-    return cc__h1c_request(s, q, out);
+  if (s->h1) {
+    int rc = cc__h1c_request(s, q, out);
+    if (rc != CC__H1C_NOT_MINE)
+      return rc;
+  }
   return cc__http_curl_attempt(s, q, -1, out);
 }
 

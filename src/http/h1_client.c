@@ -1,7 +1,7 @@
 /* The HTTP client's native HTTP/1.1 transport: plain http:// requests of a
  * loop session on keep-alive connections that the loop watches directly,
  * parsed by llhttp, instead of through libcurl (whose own work per request
- * is most of the client's cost: docs/client.md). cc__h1c_eligible() decides
+ * is most of the client's cost: docs/client.md). eligible() decides
  * per request; everything else stays on libcurl (client.c).
  *
  * Runs in the requesting coroutine, except on_io() (a connection watcher's
@@ -55,6 +55,8 @@
 #include "concur/net.h"
 #include "concur/task.h"
 #include "http/h1_client.h"
+
+extern char **environ;
 
 #define RBUF_BYTES      16384
 #define MAX_HEAD_BYTES  (100u << 10) /* libcurl's limit on a response's headers */
@@ -129,8 +131,10 @@ struct h1_req {
   size_t max_body;
   bool head;
   bool headers_done, done, interim;
-  bool got_any;  /* a byte of the response arrived */
-  bool not_http; /* and it did not start like "HTTP/" */
+  const cc_http_header_t *loc; /* Location, of the final answer */
+  bool cookies;                /* it has a Set-Cookie */
+  bool got_any;                /* a byte of the response arrived */
+  bool not_http;               /* and it did not start like "HTTP/" */
   int err;
   int enc;
   bool enc_end;
@@ -216,16 +220,39 @@ static bool parse_url(const char *u, h1_url_t *o) {
  * NO_PROXY). When unsure (a no_proxy entry with a CIDR range, say) it says
  * yes, and libcurl decides. */
 static bool env_proxy(const char *host, size_t hl) {
-  const char *p = getenv("http_proxy");
-  if (!p || !*p)
-    p = getenv("all_proxy");
-  if (!p || !*p)
-    p = getenv("ALL_PROXY");
+  /* One pass over the environment rather than a getenv() per name: this
+   * runs for every request (libcurl, too, reads it per transfer). */
+  const char *hp = NULL, *ap = NULL, *aP = NULL, *np = NULL, *nP = NULL;
+  for (char **e = environ; *e; e++) {
+    const char *v = *e;
+    switch (v[0]) {
+    case 'h':
+      if (strncmp(v, "http_proxy=", 11) == 0)
+        hp = v + 11;
+      break;
+    case 'a':
+      if (strncmp(v, "all_proxy=", 10) == 0)
+        ap = v + 10;
+      break;
+    case 'A':
+      if (strncmp(v, "ALL_PROXY=", 10) == 0)
+        aP = v + 10;
+      break;
+    case 'n':
+      if (strncmp(v, "no_proxy=", 9) == 0)
+        np = v + 9;
+      break;
+    case 'N':
+      if (strncmp(v, "NO_PROXY=", 9) == 0)
+        nP = v + 9;
+      break;
+    }
+  }
+  const char *p = hp && *hp ? hp : ap && *ap ? ap : aP;
   if (!p || !*p)
     return false;
-  const char *np = getenv("no_proxy");
   if (!np || !*np)
-    np = getenv("NO_PROXY");
+    np = nP;
   if (!np)
     return true;
   while (*np) {
@@ -253,7 +280,7 @@ static bool env_proxy(const char *host, size_t hl) {
   return true;
 }
 
-bool cc__h1c_eligible(cc_http_session_t *s, const cc_http_request_t *q) {
+static bool eligible(cc_http_session_t *s, const cc_http_request_t *q, h1_url_t *u) {
   if (!s->h1 || s->proxy || (s->jar_used && !s->o.no_cookies) || q->body_file ||
       q->nparts)
     return false;
@@ -263,10 +290,9 @@ bool cc__h1c_eligible(cc_http_session_t *s, const cc_http_request_t *q) {
   } else if (!cc_http_method_name(q->method)) {
     return false;
   }
-  h1_url_t u;
-  if (!parse_url(q->url, &u))
+  if (!parse_url(q->url, u))
     return false;
-  return !env_proxy(u.host, u.host_len);
+  return !env_proxy(u->host, u->host_len);
 }
 
 /* ---- connections --------------------------------------------------------------- */
@@ -609,10 +635,12 @@ void cc__h1c_free(cc_http_session_t *s) {
 /* ---- the response parser (llhttp callbacks) ----------------------------------- */
 
 static int hput(cc__http_resp_t *r, const char *p, size_t n) {
-  if (r->hlen + n + 1 > MAX_HEAD_BYTES)
-    return -CC_EPROTO_HTTP;
-  if (cc__http_grow(&r->hbuf, &r->hcap, r->hlen + n + 1) < 0)
-    return -ENOMEM;
+  if (r->hlen + n + 1 > r->hcap) {
+    if (r->hlen + n + 1 > MAX_HEAD_BYTES)
+      return -CC_EPROTO_HTTP;
+    if (cc__http_grow(&r->hbuf, &r->hcap, r->hlen + n + 1) < 0)
+      return -ENOMEM;
+  }
   memcpy(r->hbuf + r->hlen, p, n);
   r->hlen += n;
   return 0;
@@ -701,14 +729,26 @@ static int on_headers(llhttp_t *p) {
     return fail(q, e);
   r->pub.status = st;
   r->pub.http_version = p->http_major == 1 && p->http_minor == 0 ? 10 : 11;
+  /* One pass over the headers for the three the transport acts on. */
+  const cc_http_header_t *ce = NULL;
+  q->loc = NULL;
+  q->cookies = false;
+  for (size_t i = 0; i < r->pub.nheaders; i++) {
+    const cc_http_header_t *h = &r->pub.headers[i];
+    if (h->name_len == 8 && !q->loc && strncasecmp(h->name, "Location", 8) == 0)
+      q->loc = h;
+    else if (h->name_len == 10 && strncasecmp(h->name, "Set-Cookie", 10) == 0)
+      q->cookies = true;
+    else if (h->name_len == 16 && !ce &&
+             strncasecmp(h->name, "Content-Encoding", 16) == 0)
+      ce = h;
+  }
   if (q->head || st == 204 || st == 304)
     return 1; /* no body, whatever the headers say */
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > q->max_body)
     return fail(q, -CC_ETOOBIG);
   q->enc = ENC_NONE;
   if (q->decode) {
-    const cc_http_header_t *ce =
-        cc_http_header_find(r->pub.headers, r->pub.nheaders, "Content-Encoding");
     if (ce && ce->value_len) {
       const char *v = ce->value;
       size_t n = ce->value_len;
@@ -1128,7 +1168,7 @@ static void take_cookies(cc_http_session_t *s, const h1_url_t *u, cc__http_resp_
  * stale-connection retry. */
 static int one_hop(cc_http_session_t *s, const cc_http_request_t *q, const h1_url_t *u,
                    int64_t deadline, cc__http_resp_t *r, size_t max_body, char **form,
-                   size_t *form_cap) {
+                   size_t *form_cap, const cc_http_header_t **loc) {
   struct cc__h1 *h = s->h1;
   h1_host_t *host = host_get(h, u);
   if (!host)
@@ -1163,8 +1203,9 @@ static int one_hop(cc_http_session_t *s, const cc_http_request_t *q, const h1_ur
     dec_end(&rq);
     if (rc == 0) {
       release(c, keep);
-      if (!s->o.no_cookies)
+      if (rq.cookies && !s->o.no_cookies)
         take_cookies(s, u, r);
+      *loc = rq.loc;
       return 0;
     }
     conn_close(c);
@@ -1217,6 +1258,9 @@ static int finish(cc__http_resp_t *r, const cc_http_request_t *q, const h1_url_t
 int cc__h1c_request(cc_http_session_t *s, const cc_http_request_t *q0,
                     cc__http_resp_t **out) {
   *out = NULL;
+  h1_url_t u;
+  if (!eligible(s, q0, &u))
+    return CC__H1C_NOT_MINE;
   cc__http_resp_t *r = cc__http_resp_get(s);
   if (!r)
     return -ENOMEM;
@@ -1232,16 +1276,10 @@ int cc__h1c_request(cc_http_session_t *s, const cc_http_request_t *q0,
   int hops = 0, rc;
   s->st.in_flight++;
   for (;;) {
-    h1_url_t u;
-    if (!parse_url(q.url, &u)) {
-      rc = -EINVAL; /* eligible hops only come here */
-      break;
-    }
-    rc = one_hop(s, &q, &u, deadline, r, max_body, &form, &form_cap);
+    const cc_http_header_t *loc = NULL;
+    rc = one_hop(s, &q, &u, deadline, r, max_body, &form, &form_cap, &loc);
     if (rc < 0 || (rc = finish(r, &q, &u, hops, t0)) < 0)
       break;
-    const cc_http_header_t *loc =
-        cc_http_header_find(r->pub.headers, r->pub.nheaders, "Location");
     int st = r->pub.status;
     if (!(st >= 300 && st < 400 && st != 304 && loc && loc->value_len &&
           !q.no_redirects && s->o.max_redirects > 0))
@@ -1335,7 +1373,7 @@ int cc__h1c_request(cc_http_session_t *s, const cc_http_request_t *q0,
     q.url = next;
     q.nquery = 0;   /* merged into the new URL by the server's Location */
     q.query = NULL; /* (libcurl does not re-append them either) */
-    if (!cc__h1c_eligible(s, &q)) {
+    if (!eligible(s, &q, &u)) {
       /* https, a proxy, cookies now in the jar: libcurl takes the rest of
        * the chain with the rest of the budget. */
       cc__http_resp_put(r);

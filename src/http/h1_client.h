@@ -20,11 +20,10 @@ int cc__h1c_new(cc_http_session_t *s);
 /* Closes every native connection and frees s->h1 (no request in flight).
  * NULL s->h1 is a no-op. */
 void cc__h1c_free(cc_http_session_t *s);
-/* Whether `q` goes through the native transport. Never suspends. */
-bool cc__h1c_eligible(cc_http_session_t *s, const cc_http_request_t *q);
-/* One attempt of `q` (eligible) with its redirects, as
- * cc__http_curl_attempt(): 0 and *out, or an error code of the table in
- * concur/http.h. May suspend. */
+/* One attempt of `q` with its redirects, as cc__http_curl_attempt(): 0 and
+ * *out, or an error code of the table in concur/http.h; CC__H1C_NOT_MINE
+ * (at once, nothing done) when q is not eligible. May suspend. */
+#define CC__H1C_NOT_MINE 1
 int cc__h1c_request(cc_http_session_t *s, const cc_http_request_t *q,
                     cc__http_resp_t **out);
 

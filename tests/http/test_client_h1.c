@@ -6,6 +6,9 @@
  * libcurl's jar, eligibility, connection limits with waiters that time out
  * or are cancelled. Everything on loop sessions; a raw server (raw_server.c)
  * for canned responses and a private nginx (nginx_helper.c). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -674,4 +677,82 @@ static void t_connect_refused_and_dns(void *arg) {
 }
 TEST(connect_errors_loop) {
   run_loop(t_connect_refused_and_dns, NULL);
+}
+
+/* "Connection: close" and HTTP/1.0 answers: the connection is closed as
+ * soon as the answer is read, never kept for the next request. */
+static void t_conn_close(void *arg) {
+  (void)arg;
+  static const char *replies[] = {
+      "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+      "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+  };
+  for (int i = 0; i < 2; i++) {
+    raw_server_t rs;
+    ASSERT_OK(raw_server_start_canned(&rs, replies[i], strlen(replies[i]), false, 2));
+    char u[64];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/x", rs.port);
+    cc_http_session_t *s = session(NULL);
+    for (int k = 0; k < 2; k++) {
+      cc_http_response_t *r;
+      ASSERT_OK(cc_http_get(s, u, &r));
+      ASSERT_STR_EQ(r->body, "ok");
+      ASSERT_EQ(r->http_version, i ? 10 : 11);
+      cc_http_response_free(r);
+      cc_http_session_stats_t st;
+      cc_http_session_stats(s, &st);
+      ASSERT_EQ(st.watched, 0); /* closed at once */
+      ASSERT_EQ(st.sockets, (uint64_t)k + 1);
+      ASSERT_EQ(st.idle_events, 0);
+    }
+    cc_http_session_free(s);
+    raw_server_stop(&rs);
+  }
+}
+TEST(connection_close_loop) {
+  run_loop(t_conn_close, NULL);
+}
+
+/* The connect time-out: a listener whose backlog is full (and that never
+ * accepts) leaves the handshake unanswered. Both transports give
+ * -ETIMEDOUT after about connect_timeout_ms. */
+static int g_port;
+static void t_connect_timeout(void *arg) {
+  (void)arg;
+  char u[64];
+  snprintf(u, sizeof u, "http://127.0.0.1:%d/", g_port);
+  for (int k = 0; k < 2; k++) {
+    cc_http_session_t *s = session(&(cc_http_session_opts_t){
+        .connect_timeout_ms = 300,
+        .transport = k ? CC_HTTP_TRANSPORT_CURL : CC_HTTP_TRANSPORT_AUTO});
+    int64_t t0 = cc_now();
+    cc_http_response_t *r;
+    ASSERT_ERR(cc_http_get(s, u, &r), -ETIMEDOUT);
+    int64_t took = cc_now() - t0;
+    ASSERT_GE(took, 250);
+    ASSERT_LT(took, 3000);
+    ASSERT_EQ(native_count(s), k ? 0 : 1);
+    cc_http_session_free(s);
+  }
+}
+TEST(connect_timeout_loop) {
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  ASSERT_OK(bind(l, (struct sockaddr *)&a, sizeof a));
+  ASSERT_OK(listen(l, 0));
+  ASSERT_OK(getsockname(l, (struct sockaddr *)&a, &len));
+  g_port = ntohs(a.sin_port);
+  /* Fill the accept queue: later SYNs are dropped. */
+  int fill[4];
+  for (int i = 0; i < 4; i++) {
+    fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    connect(fill[i], (struct sockaddr *)&a, sizeof a);
+  }
+  usleep(100000);
+  run_loop(t_connect_timeout, NULL);
+  for (int i = 0; i < 4; i++)
+    close(fill[i]);
+  close(l);
 }
