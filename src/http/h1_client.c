@@ -58,10 +58,9 @@
 
 extern char **environ;
 
-#define RBUF_BYTES      16384
-#define MAX_HEAD_BYTES  (100u << 10) /* libcurl's limit on a response's headers */
-#define MAX_ADDRS       8
-#define ACCEPT_ENCODING "deflate, gzip, br, zstd" /* what libcurl sends (curl_loop.c) */
+#define RBUF_BYTES     16384
+#define MAX_HEAD_BYTES (100u << 10) /* libcurl's limit on a response's headers */
+#define MAX_ADDRS      8
 
 typedef struct h1_host h1_host_t;
 typedef struct h1_conn h1_conn_t;
@@ -110,6 +109,7 @@ struct cc__h1 {
   h1_host_t *hosts;
   long open;
   cc__wlist_t waiters;
+  char accept_encoding[48]; /* what libcurl sends with CURLOPT_ACCEPT_ENCODING "" */
 };
 
 /* A URL the native transport can take, split in place. */
@@ -528,6 +528,18 @@ static void unreserve(struct cc__h1 *h, h1_host_t *host) {
   grant(h);
 }
 
+/* Whether a waiter is held back by max_conns alone (its host's own limit
+ * would let it open a connection). */
+static bool total_bound(struct cc__h1 *h) {
+  long per = h->s->o.max_conns_per_host;
+  for (cc__waiter_t *w = h->waiters.head; w; w = w->next) {
+    h1_wait_t *hw = w->data;
+    if (per <= 0 || hw->host->open < per)
+      return true;
+  }
+  return false;
+}
+
 /* The request is done with c: keep it for the next one or close it. */
 static void release(h1_conn_t *c, bool reuse) {
   struct cc__h1 *h = c->h;
@@ -544,13 +556,14 @@ static void release(h1_conn_t *c, bool reuse) {
       }
       w = next;
     }
-    if (!h->waiters.head) {
+    if (!total_bound(h)) {
       c->busy = false;
       c->next = c->host->idle;
       c->host->idle = c;
       return;
     }
-    /* Waiters for other hosts: this connection's slot serves them better. */
+    /* A waiter for another host that only the total limit holds back:
+     * this connection's slot serves it better. */
   }
   conn_destroy(c);
   grant(h);
@@ -594,8 +607,8 @@ static h1_host_t *host_get(struct cc__h1 *h, const h1_url_t *u) {
   n += snprintf(o->prefix + n, cap - (size_t)n, "Accept: */*\r\n");
   o->line_off[3] = (size_t)n;
   if (!s->o.no_decompress)
-    n += snprintf(o->prefix + n, cap - (size_t)n,
-                  "Accept-Encoding: " ACCEPT_ENCODING "\r\n");
+    n += snprintf(o->prefix + n, cap - (size_t)n, "Accept-Encoding: %s\r\n",
+                  h->accept_encoding);
   o->line_off[4] = (size_t)n;
   o->prefix_len = (size_t)n;
   o->next = h->hosts;
@@ -608,6 +621,12 @@ int cc__h1c_new(cc_http_session_t *s) {
   if (!h)
     return -ENOMEM;
   h->s = s;
+  /* libcurl's list of the encodings it was built to decode, in its order
+   * (content_encoding.c); this transport decodes all of them. */
+  const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+  snprintf(h->accept_encoding, sizeof h->accept_encoding, "deflate, gzip%s%s",
+           vi->features & CURL_VERSION_BROTLI ? ", br" : "",
+           vi->features & CURL_VERSION_ZSTD ? ", zstd" : "");
   s->h1 = h;
   return 0;
 }
@@ -960,7 +979,9 @@ static int send_all(h1_conn_t *c, struct iovec *iov, int n, int64_t deadline) {
         int e = -errno;
         return e == -EPIPE ? -ECONNRESET : e;
       }
-      int r = conn_wait(c, CC__READ | CC__WRITE, deadline);
+      /* Writable only: a server that answers early and stops reading must
+       * not wake us for its answer over and over (level-triggered). */
+      int r = conn_wait(c, CC__WRITE, deadline);
       if (r < 0)
         return r;
       continue;
