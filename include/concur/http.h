@@ -160,7 +160,9 @@ typedef enum cc_http_transport {
 /** Options of a session; zero-fill (or pass NULL) for the defaults. */
 typedef struct cc_http_session_opts {
   /** Connections open at once, over all hosts (aiohttp's limit); 0: 100,
-   *  negative: no limit. Requests beyond it wait in libcurl's queue. */
+   *  negative: no limit. Requests beyond it wait in libcurl's queue, or in
+   *  the native transport's FIFO (each transport counts its own
+   *  connections). */
   long max_conns;
   /** Connections open at once to one host:port (limit_per_host); 0: no
    *  limit beyond max_conns. */
