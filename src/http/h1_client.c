@@ -434,6 +434,11 @@ static int conn_open(struct cc__h1 *h, h1_host_t *host, int64_t deadline,
     }
     c->events = CC__READ;
     s->st.watched++;
+    if (i > 0) { /* the address that answered first from now on */
+      cc_addr_t t = host->addrs[0];
+      host->addrs[0] = host->addrs[i];
+      host->addrs[i] = t;
+    }
     *out = c;
     return 0;
   }
