@@ -1,11 +1,13 @@
 /* Fuzzes the native HTTP/1.1 transport's Set-Cookie reader
  * (src/http/h1_client.c: cc__h1c_cookie_line), which turns a Set-Cookie
  * header from a server into a line of libcurl's cookie file. The input is
- * "host\npath\nSet-Cookie value". A line it makes must fit its buffer, be
+ * "host\npath\nSet-Cookie value" (the host in lower case, of the characters
+ * the URL parser accepts). A line it makes must fit its buffer, be
  * NUL-terminated at the length returned, carry exactly seven tab-separated
  * fields and no line break, and name either the request's host or a domain
  * that the host ends in.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +33,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   char host[256];
   size_t hl = (size_t)(nl1 - p);
-  if (hl == 0 || hl >= sizeof host || memchr(p, '\0', hl))
+  if (hl == 0 || hl >= sizeof host)
     return 0;
+  for (size_t i = 0; i < hl; i++) /* a host as the URL parser lets it through */
+    if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '.' ||
+          p[i] == '-' || p[i] == '_' || p[i] == ':'))
+      return 0;
   memcpy(host, p, hl);
   host[hl] = '\0';
   const char *path = nl1 + 1;
@@ -54,13 +60,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (strncmp(d, "#HttpOnly_", 10) == 0)
         d += 10;
       size_t dl = (size_t)(strchr(d, '\t') - d);
-      if (*d == '.') {
+      bool tail = strncmp(d + dl, "\tTRUE\t", 6) == 0;
+      CHECK(tail || strncmp(d + dl, "\tFALSE\t", 7) == 0);
+      if (tail) { /* ".domain": the host or a domain the host ends in */
+        CHECK(dl > 1 && *d == '.');
         d++;
         dl--;
-        CHECK(dl > 0 && dl <= hl);
-        CHECK(strncmp(host + hl - dl, d, dl) == 0);
+        CHECK(dl <= hl && strncmp(host + hl - dl, d, dl) == 0);
         CHECK(dl == hl || host[hl - dl - 1] == '.');
-      } else {
+      } else { /* host-only */
         CHECK(dl == hl && strncmp(d, host, hl) == 0);
       }
     } else {

@@ -685,17 +685,27 @@ static int on_begin(llhttp_t *p) {
   return e ? fail(q, e) : 0;
 }
 
+/* Header lines go into the header buffer until the headers are complete;
+ * a chunked body's trailers come through the same callbacks and are
+ * dropped (as on the libcurl path): the header array points into that
+ * buffer, which must not move any more. */
 static int on_hfield(llhttp_t *p, const char *at, size_t n) {
+  if (REQ(p)->headers_done)
+    return 0;
   int e = hput(REQ(p)->r, at, n);
   return e ? fail(REQ(p), e) : 0;
 }
 
 static int on_hfield_done(llhttp_t *p) {
+  if (REQ(p)->headers_done)
+    return 0;
   int e = hput(REQ(p)->r, ": ", 2);
   return e ? fail(REQ(p), e) : 0;
 }
 
 static int on_hvalue_done(llhttp_t *p) {
+  if (REQ(p)->headers_done)
+    return 0;
   int e = hput(REQ(p)->r, "\r\n", 2);
   return e ? fail(REQ(p), e) : 0;
 }
@@ -741,6 +751,10 @@ static int on_headers(llhttp_t *p) {
   if (e)
     return fail(q, e);
   int st = p->status_code;
+  if (st < 100 || st > 999)
+    /* llhttp takes "HTTP/1.1 2"; to libcurl that is no status line but
+     * HTTP/0.9, which it refuses. */
+    return fail(q, -EPROTONOSUPPORT);
   if (st >= 100 && st < 200 && st != 101) {
     q->interim = true; /* 100 Continue, 103 Early Hints: the answer follows */
     return 0;

@@ -232,6 +232,8 @@ static void t_responses(void *arg) {
        -CC_EHTTP_PARTIAL, 0},
       {"nothing", "", 0, -ECONNRESET, 0},
       {"garbage", S("SMTP ready\r\n\r\n"), -EPROTONOSUPPORT, 0},
+      {"one-digit status", S("HTTP/1.1 2\r\nContent-Length: 0\r\n\r\n"), -EPROTONOSUPPORT,
+       0},
       {"malformed", S("HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"), -CC_EPROTO_HTTP,
        0},
       {"max_body, Content-Length",
