@@ -85,7 +85,8 @@ struct h1_conn {
 
 struct h1_host {
   h1_host_t *next;
-  char *name; /* lower case, without brackets */
+  char *name;  /* lower case, without brackets */
+  char *spelt; /* as the first URL wrote it (the Host header's) */
   size_t name_len;
   int port;
   cc_addr_t addrs[MAX_ADDRS];
@@ -584,14 +585,18 @@ static h1_host_t *host_get(struct cc__h1 *h, const h1_url_t *u) {
   if (!o)
     return NULL;
   o->name = malloc(u->host_len + 1);
+  o->spelt = malloc(u->host_len + 1);
   size_t cap = u->host_len + strlen(s->ua) + 160;
   o->prefix = malloc(cap);
-  if (!o->name || !o->prefix) {
+  if (!o->name || !o->spelt || !o->prefix) {
     free(o->name);
+    free(o->spelt);
     free(o->prefix);
     free(o);
     return NULL;
   }
+  memcpy(o->spelt, u->host, u->host_len);
+  o->spelt[u->host_len] = '\0';
   for (size_t i = 0; i < u->host_len; i++)
     o->name[i] =
         (char)(u->host[i] >= 'A' && u->host[i] <= 'Z' ? u->host[i] + 32 : u->host[i]);
@@ -602,9 +607,9 @@ static h1_host_t *host_get(struct cc__h1 *h, const h1_url_t *u) {
   int n = 0;
   o->line_off[0] = 0;
   if (u->port == 80)
-    n = snprintf(o->prefix, cap, v6 ? "Host: [%s]\r\n" : "Host: %s\r\n", o->name);
+    n = snprintf(o->prefix, cap, v6 ? "Host: [%s]\r\n" : "Host: %s\r\n", o->spelt);
   else
-    n = snprintf(o->prefix, cap, v6 ? "Host: [%s]:%d\r\n" : "Host: %s:%d\r\n", o->name,
+    n = snprintf(o->prefix, cap, v6 ? "Host: [%s]:%d\r\n" : "Host: %s:%d\r\n", o->spelt,
                  u->port);
   o->line_off[1] = (size_t)n;
   n += snprintf(o->prefix + n, cap - (size_t)n, "User-Agent: %s\r\n", s->ua);
@@ -649,6 +654,7 @@ void cc__h1c_free(cc_http_session_t *s) {
       conn_destroy(c);
     }
     free(o->name);
+    free(o->spelt);
     free(o->prefix);
     free(o);
   }
@@ -1108,17 +1114,33 @@ static int build(h1_conn_t *c, const cc_http_request_t *q, const h1_url_t *u,
   }
   if ((r = wput(c, &len, " HTTP/1.1\r\n", 11)) < 0)
     return r;
-  if (!q->nheaders) {
+  /* The prefix's Host line has the host as the record's first URL spelt
+   * it; libcurl sends it as this URL spells it. */
+  bool spelt = memcmp(u->host, host->spelt, u->host_len) == 0;
+  if (!q->nheaders && spelt) {
     if ((r = wput(c, &len, host->prefix, host->prefix_len)) < 0)
       return r;
   } else {
     static const char *const names[4] = {"Host", "User-Agent", "Accept",
                                          "Accept-Encoding"};
-    for (int i = 0; i < 4; i++)
-      if (!has_header(q, names[i]) &&
-          (r = wput(c, &len, host->prefix + host->line_off[i],
-                    host->line_off[i + 1] - host->line_off[i])) < 0)
+    for (int i = 0; i < 4; i++) {
+      if (has_header(q, names[i]))
+        continue;
+      if (i == 0 && !spelt) {
+        char port[16];
+        int pl = u->port == 80 ? 0 : snprintf(port, sizeof port, ":%d", u->port);
+        bool v6 = memchr(u->host, ':', u->host_len) != NULL;
+        if ((r = wput(c, &len, v6 ? "Host: [" : "Host: ", v6 ? 7 : 6)) < 0 ||
+            (r = wput(c, &len, u->host, u->host_len)) < 0 ||
+            (v6 && (r = wput(c, &len, "]", 1)) < 0) ||
+            (r = wput(c, &len, port, (size_t)pl)) < 0 ||
+            (r = wput(c, &len, "\r\n", 2)) < 0)
+          return r;
+      } else if ((r = wput(c, &len, host->prefix + host->line_off[i],
+                           host->line_off[i + 1] - host->line_off[i])) < 0) {
         return r;
+      }
+    }
     for (size_t i = 0; i < q->nheaders; i++) {
       const cc_http_header_t *h = &q->headers[i];
       if ((r = wput(c, &len, h->name, h->name_len)) < 0 ||
@@ -1266,23 +1288,27 @@ static int one_hop(cc_http_session_t *s, const cc_http_request_t *q, const h1_ur
 }
 
 /* Fills the public fields of r after a hop: the URL as libcurl reports it
- * (the query merged, a '/' for an empty path, no fragment). */
+ * (CURLINFO_EFFECTIVE_URL: the URL as given, fragment and all, with a '/'
+ * for an empty path; with query pairs, what client.c gave libcurl: the URL
+ * up to '#', then the pairs). */
 static int finish(cc__http_resp_t *r, const cc_http_request_t *q, const h1_url_t *u,
                   int redirects, int64_t t0) {
-  size_t pre = (size_t)(u->target - q->url), len = pre;
-  bool slash = !u->target_len || u->target[0] != '/';
+  size_t ul = q->nquery ? u->url_len : strlen(q->url), len = 0;
+  size_t pre = (size_t)(u->target - q->url);
+  bool slash = u->target_len == 0 || u->target[0] != '/';
   if (cc__http_grow(&r->body, &r->body_cap, r->body_len + 1) < 0 ||
-      cc__http_grow(&r->url, &r->url_cap, u->url_len + 3) < 0)
+      cc__http_grow(&r->url, &r->url_cap, ul + 3) < 0)
     return -ENOMEM;
   r->body[r->body_len] = '\0';
   memcpy(r->url, q->url, pre);
+  len = pre;
   if (slash)
     r->url[len++] = '/';
-  memcpy(r->url + len, u->target, u->target_len);
-  len += u->target_len;
+  memcpy(r->url + len, q->url + pre, ul - pre);
+  len += ul - pre;
   r->url[len] = '\0';
   if (q->nquery) {
-    r->url[len++] = memchr(u->target, '?', u->target_len) ? '&' : '?';
+    r->url[len++] = memchr(q->url, '?', ul) ? '&' : '?';
     int rc = cc__http_put_pairs(&r->url, &r->url_cap, &len, q->query, q->nquery);
     if (rc < 0)
       return rc;
