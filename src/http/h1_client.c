@@ -1203,7 +1203,9 @@ static int build(h1_conn_t *c, const cc_http_request_t *q, const h1_url_t *u,
     bool ct_default = !ct_custom && !has_header(q, "Content-Type");
     if (ct_custom && (r = put_ct(c, &len, ct)) < 0)
       return r;
-    if ((r = wput(c, &len, cl, (size_t)n)) < 0)
+    /* A Content-Length of the caller's replaces libcurl's own. */
+    if (!(q->nheaders && has_header(q, "Content-Length")) &&
+        (r = wput(c, &len, cl, (size_t)n)) < 0)
       return r;
     if (ct_default && (r = put_ct(c, &len, ct)) < 0)
       return r;

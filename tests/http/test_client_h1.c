@@ -71,12 +71,19 @@ static void t_same_request(void *arg) {
   cc_http_header_t ua[] = {{"User-Agent", 10, "mine/1", 6}, {"Accept", 6, "text/x", 6}};
   cc_http_header_t qp[] = {{"q", 1, "a b&c", 5}};
   cc_http_header_t form[] = {{"name", 4, "Ada L", 5}};
+  cc_http_header_t cl[] = {{"Content-Length", 14, "8", 1},
+                           {"accept-encoding", 15, "br", 2}};
   cc_http_request_t qs[] = {
       {.url = NULL},
       {.url = NULL, .headers = hd, .nheaders = 2, .query = qp, .nquery = 1},
       {.url = NULL, .headers = ua, .nheaders = 2},
       {.method = CC_HTTP_POST, .url = NULL, .json = "{\"a\": 1}"},
       {.method = CC_HTTP_POST, .url = NULL, .form = form, .nform = 1},
+      {.method = CC_HTTP_POST,
+       .url = NULL,
+       .json = "{\"a\": 1}",
+       .headers = cl,
+       .nheaders = 2},
       {.method = CC_HTTP_POST, .url = NULL},
       {.method = CC_HTTP_PATCH,
        .url = NULL,
