@@ -1223,8 +1223,10 @@ static int build(h1_conn_t *c, const cc_http_request_t *q, const h1_url_t *u,
 
 /* Netscape lines for each Set-Cookie of r, into the session's jar. */
 static void take_cookies(cc_http_session_t *s, const h1_url_t *u, cc__http_resp_t *r) {
-  char host[256], line[8192];
-  if (u->host_len >= sizeof host)
+  enum { LINE = 8192 };
+  char host[256];
+  char *line; /* on the heap: coroutine stacks may be small */
+  if (u->host_len >= sizeof host || !(line = malloc(LINE)))
     return;
   for (size_t i = 0; i < u->host_len; i++)
     host[i] =
@@ -1237,10 +1239,10 @@ static void take_cookies(cc_http_session_t *s, const h1_url_t *u, cc__http_resp_
     const cc_http_header_t *h = &r->pub.headers[i];
     if (h->name_len != 10 || strncasecmp(h->name, "Set-Cookie", 10) != 0)
       continue;
-    if (cc__h1c_cookie_line(host, path, pl, h->value, h->value_len, now, line,
-                            sizeof line) > 0)
+    if (cc__h1c_cookie_line(host, path, pl, h->value, h->value_len, now, line, LINE) > 0)
       cc__http_cookie_add(s, line);
   }
+  free(line);
 }
 
 /* One request on one URL (no redirect): a connection, the exchange, the
