@@ -125,7 +125,8 @@ typedef struct h1_url {
 } h1_url_t;
 
 /* The state of one response being parsed (on the requester's stack). */
-enum { ENC_NONE, ENC_GZIP, ENC_DEFLATE, ENC_BR, ENC_ZSTD };
+enum { ENC_NONE, ENC_GZIP, ENC_DEFLATE, ENC_BR, ENC_ZSTD, ENC_STACK };
+#define MAX_CODINGS 5 /* libcurl's MAX_ENCODE_STACK */
 struct h1_req {
   bool decode; /* Content-Encoding is undone (the session's no_decompress off) */
   cc__http_resp_t *r;
@@ -139,6 +140,12 @@ struct h1_req {
   int err;
   int enc;
   bool enc_end;
+  /* ENC_STACK (several codings, "gzip, br"): the raw body is kept and
+   * decoded stage by stage at its end, the last coding first. */
+  int codings[MAX_CODINGS];
+  int ncodings;
+  char *raw;
+  size_t raw_len, raw_cap;
   z_stream z;
   bool z_on, z_raw_tried;
   BrotliDecoderState *br;
@@ -146,6 +153,8 @@ struct h1_req {
 };
 
 static const llhttp_settings_t settings;
+static const char *trim(const char *p, const char *e, const char **end);
+static int decode(h1_req_t *q, const char *at, size_t n);
 
 /* ---- URLs and eligibility --------------------------------------------------- */
 
@@ -765,6 +774,15 @@ static void dec_end(h1_req_t *q) {
   q->zd = NULL;
 }
 
+/* Everything a parsed answer held beyond the response (decoders, the raw
+ * body of stacked codings). */
+static void req_end(h1_req_t *q) {
+  dec_end(q);
+  free(q->raw);
+  q->raw = NULL;
+  q->raw_len = q->raw_cap = 0;
+}
+
 static int on_headers(llhttp_t *p) {
   h1_req_t *q = REQ(p);
   cc__http_resp_t *r = q->r;
@@ -807,25 +825,79 @@ static int on_headers(llhttp_t *p) {
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > q->max_body)
     return fail(q, -CC_ETOOBIG);
   q->enc = ENC_NONE;
-  if (q->decode) {
-    if (ce && ce->value_len) {
-      const char *v = ce->value;
-      size_t n = ce->value_len;
-      if (token_is(v, n, "gzip") || token_is(v, n, "x-gzip"))
-        q->enc = ENC_GZIP;
-      else if (token_is(v, n, "deflate"))
-        q->enc = ENC_DEFLATE;
-      else if (token_is(v, n, "br"))
-        q->enc = ENC_BR;
-      else if (token_is(v, n, "zstd"))
-        q->enc = ENC_ZSTD;
-      else if (!token_is(v, n, "identity"))
+  q->ncodings = 0;
+  if (q->decode && ce && ce->value_len) {
+    /* The codings in the order they were applied; identity is none. */
+    const char *v = ce->value, *end = ce->value + ce->value_len;
+    while (v < end) {
+      const char *t = v;
+      while (v < end && *v != ',')
+        v++;
+      const char *te;
+      t = trim(t, v, &te);
+      size_t n = (size_t)(te - t);
+      if (v < end)
+        v++; /* the ',' */
+      int c;
+      if (n == 0 || token_is(t, n, "identity"))
+        continue;
+      if (token_is(t, n, "gzip") || token_is(t, n, "x-gzip"))
+        c = ENC_GZIP;
+      else if (token_is(t, n, "deflate"))
+        c = ENC_DEFLATE;
+      else if (token_is(t, n, "br"))
+        c = ENC_BR;
+      else if (token_is(t, n, "zstd"))
+        c = ENC_ZSTD;
+      else
         return fail(q, -CC_EPROTO_HTTP); /* libcurl: unrecognised content encoding */
+      if (q->ncodings == MAX_CODINGS)
+        return fail(q, -CC_EPROTO_HTTP); /* libcurl: too many encodings */
+      q->codings[q->ncodings++] = c;
+    }
+    if (q->ncodings == 1) {
+      q->enc = q->codings[0];
       if ((e = dec_init(q)) < 0)
         return fail(q, e);
+    } else if (q->ncodings > 1) {
+      q->enc = ENC_STACK;
     }
   }
   return 0;
+}
+
+/* ENC_STACK at the end of the body: each coding undone in turn, the last
+ * applied first, into the response's body. */
+static int decode_stack(h1_req_t *q) {
+  cc__http_resp_t *r = q->r;
+  const char *in = q->raw ? q->raw : "";
+  size_t n = q->raw_len;
+  char *tmp = NULL;
+  int e = 0;
+  for (int i = q->ncodings - 1; i >= 0 && e == 0; i--) {
+    q->enc = q->codings[i];
+    q->enc_end = false;
+    q->z_raw_tried = false;
+    r->body_len = 0;
+    if ((e = dec_init(q)) == 0)
+      e = decode(q, in, n);
+    dec_end(q);
+    if (e == 0 && i > 0) { /* this stage's output is the next one's input */
+      char *t = malloc(r->body_len ? r->body_len : 1);
+      if (!t) {
+        e = -ENOMEM;
+        break;
+      }
+      memcpy(t, r->body, r->body_len);
+      free(tmp);
+      tmp = t;
+      in = t;
+      n = r->body_len;
+    }
+  }
+  free(tmp);
+  q->enc = ENC_STACK;
+  return e;
 }
 
 /* Room for at least `want` more body bytes (and the NUL), within max_body. */
@@ -912,7 +984,15 @@ static int on_body(llhttp_t *p, const char *at, size_t n) {
   h1_req_t *q = REQ(p);
   cc__http_resp_t *r = q->r;
   int e;
-  if (q->enc != ENC_NONE) {
+  if (q->enc == ENC_STACK) {
+    /* Kept raw until the end; bounded, as the decoded body is. */
+    if (q->raw_len + n > q->max_body + (1u << 20))
+      e = -CC_ETOOBIG;
+    else if ((e = cc__http_grow(&q->raw, &q->raw_cap, q->raw_len + n)) == 0) {
+      memcpy(q->raw + q->raw_len, at, n);
+      q->raw_len += n;
+    }
+  } else if (q->enc != ENC_NONE) {
     e = decode(q, at, n);
   } else if (r->body_len + n > q->max_body) {
     e = -CC_ETOOBIG;
@@ -929,6 +1009,11 @@ static int on_complete(llhttp_t *p) {
     return 0; /* the next message is the answer */
   /* An encoded stream that stops short of its end is not an error: libcurl
    * hands over what decoded, and so do we. */
+  if (q->enc == ENC_STACK) {
+    int e = decode_stack(q);
+    if (e)
+      return fail(q, e);
+  }
   q->done = true;
   return HPE_PAUSED; /* anything after the answer is not ours to parse */
 }
@@ -994,7 +1079,7 @@ int cc__h1c_parse(cc__http_resp_t *r, const char *p, size_t n, size_t piece, boo
   }
   if (rc == 0)
     rc = at_eof(&parser, &q);
-  dec_end(&q);
+  req_end(&q);
   if (rc == 1)
     rc = 0;
   if (rc == 0 && cc__http_grow(&r->body, &r->body_cap, r->body_len + 1) == 0)
@@ -1281,7 +1366,7 @@ static int one_hop(cc_http_session_t *s, const cc_http_request_t *q, const h1_ur
     r->hlen = 0;
     bool keep;
     rc = exchange(c, &rq, iov, niov, deadline, &keep);
-    dec_end(&rq);
+    req_end(&rq);
     if (rc == 0) {
       release(c, keep);
       if (rq.cookies && !s->o.no_cookies)

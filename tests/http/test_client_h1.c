@@ -224,12 +224,17 @@ static void t_responses(void *arg) {
     text[i] = "the quick brown fox jumps over the lazy dog\n"[i % 44];
   static char gz[30000], zl[30000], raw[30000], zs[30000], bad[30000];
   static char m_gz[40000], m_zl[40000], m_raw[40000], m_zs[40000], m_bad[40000],
-      m_trunc[40000];
+      m_trunc[40000], gzgz[40000], zsgz[40000], m_gzgz[50000], m_zsgz[50000],
+      m_idgz[50000], m_bogus[50000];
   size_t ngz = gzip_of(text, sizeof text, gz, sizeof gz, 15 + 16);
   size_t nzl = gzip_of(text, sizeof text, zl, sizeof zl, 15);
   size_t nraw = gzip_of(text, sizeof text, raw, sizeof raw, -15);
   size_t nzs = ZSTD_compress(zs, sizeof zs, text, sizeof text, 3);
   ASSERT_FALSE(ZSTD_isError(nzs));
+  /* Stacked: gzip then gzip again; gzip then zstd. */
+  size_t ngzgz = gzip_of(gz, ngz, gzgz, sizeof gzgz, 15 + 16);
+  size_t nzsgz = ZSTD_compress(zsgz, sizeof zsgz, gz, ngz, 3);
+  ASSERT_FALSE(ZSTD_isError(nzsgz));
   memcpy(bad, gz, ngz);
   bad[ngz / 2] ^= 0x55;
   bad[ngz / 2 + 1] ^= 0x55;
@@ -286,6 +291,16 @@ static void t_responses(void *arg) {
        -CC_EPROTO_HTTP, 0},
       {"truncated gzip (libcurl: what decoded)", m_trunc,
        with_body(m_trunc, sizeof m_trunc, "gzip", gz, ngz / 2), 0, 0},
+      {"gzip, gzip", m_gzgz, with_body(m_gzgz, sizeof m_gzgz, "gzip, gzip", gzgz, ngzgz),
+       0, 0},
+      {"gzip,zstd", m_zsgz, with_body(m_zsgz, sizeof m_zsgz, "gzip,zstd", zsgz, nzsgz), 0,
+       0},
+      {"max_body, gzip, gzip", m_gzgz,
+       with_body(m_gzgz, sizeof m_gzgz, "gzip, gzip", gzgz, ngzgz), -CC_ETOOBIG, 10000},
+      {"identity, gzip", m_idgz,
+       with_body(m_idgz, sizeof m_idgz, "identity, gzip", gz, ngz), 0, 0},
+      {"gzip, bogus", m_bogus, with_body(m_bogus, sizeof m_bogus, "gzip, bogus", gz, ngz),
+       -CC_EPROTO_HTTP, 0},
       {"max_body, decoded gzip", m_gz, with_body(m_gz, sizeof m_gz, "gzip", gz, ngz),
        -CC_ETOOBIG, 10000},
   };
