@@ -24,7 +24,7 @@ FUZZ_TIME ?= 15
 # concur::mpi (CONCUR_MPI) and its tests under mpirun, two hosts as network namespaces.
 DEPS += openmpi-bin libopenmpi-dev iproute2
 # The HTTP client (libcurl) and its tests (a private nginx, brotli for br bodies).
-DEPS += libcurl4-openssl-dev nginx-light brotli
+DEPS += libcurl4-openssl-dev nginx-light brotli zlib1g-dev libbrotli-dev libzstd-dev
 # The html layer: myhtml/modest (parser), libcurl (URL resolution); its tests
 # read the Python documentation.
 DEPS += libmodest-dev libcurl4-openssl-dev python3-doc

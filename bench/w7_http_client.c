@@ -18,10 +18,15 @@
  * made by the loop, which the session keeps at about zero by leaving
  * keep-alive sockets registered between requests).
  *
- * concur runs twice: one loop with 64 coroutines (impl=concur, the line to
- * compare with the peers' single client), then two loops on two threads
- * with a session and 32 coroutines each (impl=concur-2loops, concur's
+ * concur runs three times: one loop with 64 coroutines (impl=concur, the
+ * line to compare with the peers' single client; the session's default
+ * transport, i.e. concur's native HTTP/1.1 one for this plain-http URL),
+ * the same with the session's libcurl transport forced (impl=concur-curl,
+ * what the native transport gains), then two loops on two threads with a
+ * session and 32 coroutines each (impl=concur-2loops, concur's
  * thread-per-core model; compare with Go's default GOMAXPROCS).
+ *
+ * BENCH_W7_ONLY=concur (or concur-curl) runs that line alone, no peers.
  *
  * Prints: W7 http-client impl=<system> n=... wall_s=... rps=...
  */
@@ -55,6 +60,7 @@ typedef struct w7run {
   cc_http_session_t *s;
   pthread_barrier_t *start; /* several loops: all warm before the clock */
   uint64_t ctls, sockets;
+  cc_http_transport_t transport;
 } w7run_t;
 
 static intptr_t worker(void *arg) {
@@ -95,7 +101,8 @@ static int run_workers(w7run_t *w) {
 static intptr_t loop_main(void *arg) {
   w7run_t *w = arg;
   int rc =
-      cc_http_session_new(&w->s, &(cc_http_session_opts_t){.max_conns = w->inflight});
+      cc_http_session_new(&w->s, &(cc_http_session_opts_t){.max_conns = w->inflight,
+                                                           .transport = w->transport});
   if (rc < 0)
     return rc;
   long n = w->n;
@@ -122,7 +129,7 @@ static void *loop_thread(void *arg) {
 }
 
 /* The run on `loops` loops (threads), INFLIGHT requests in flight in all. */
-static int concur_run(int loops) {
+static int concur_run(int loops, cc_http_transport_t transport) {
   w7run_t w[2] = {0};
   pthread_t th[2];
   pthread_barrier_t bar;
@@ -131,6 +138,7 @@ static int concur_run(int loops) {
     w[i].n = n_total / loops + (i < n_total % loops);
     w[i].inflight = INFLIGHT / loops;
     w[i].start = &bar;
+    w[i].transport = transport;
     pthread_create(&th[i], NULL, loop_thread, &w[i]);
   }
   pthread_barrier_wait(&bar);
@@ -151,7 +159,11 @@ static int concur_run(int loops) {
     socks += w[i].sockets;
   }
   char impl[32];
-  snprintf(impl, sizeof impl, loops == 1 ? "concur" : "concur-%dloops", loops);
+  if (transport == CC_HTTP_TRANSPORT_CURL)
+    snprintf(impl, sizeof impl, loops == 1 ? "concur-curl" : "concur-curl-%dloops",
+             loops);
+  else
+    snprintf(impl, sizeof impl, loops == 1 ? "concur" : "concur-%dloops", loops);
   printf("W7 http-client impl=%s n=%ld wall_s=%.3f rps=%.0f cpu_us_per_req=%.2f "
          "epoll_ctl_per_req=%.4f connections=%llu\n",
          impl, n_total, wall, (double)n_total / wall, cpu * 1e6 / (double)n_total,
@@ -376,9 +388,21 @@ int main(int argc, char **argv) {
     url = own;
     want = 4096;
   }
-  int rc = concur_run(1);
-  if (rc == 0)
-    rc = concur_run(2);
+  /* BENCH_W7_ONLY=concur or concur-curl: that one line and nothing else
+   * (for callgrind and perf). */
+  const char *only = getenv("BENCH_W7_ONLY");
+  int rc;
+  if (only) {
+    rc = concur_run(1, strcmp(only, "concur-curl") == 0 ? CC_HTTP_TRANSPORT_CURL
+                                                        : CC_HTTP_TRANSPORT_AUTO);
+    setenv("BENCH_W7_PEERS", "0", 1);
+  } else {
+    rc = concur_run(1, CC_HTTP_TRANSPORT_AUTO);
+    if (rc == 0)
+      rc = concur_run(1, CC_HTTP_TRANSPORT_CURL);
+    if (rc == 0)
+      rc = concur_run(2, CC_HTTP_TRANSPORT_AUTO);
+  }
   long n = n_total;
   if (rc == 0 && bad_total == 0 &&
       !(getenv("BENCH_W7_PEERS") && strcmp(getenv("BENCH_W7_PEERS"), "0") == 0))

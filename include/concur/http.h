@@ -103,7 +103,11 @@ CC_EXTERN bool cc_http_token_eq(const char *a, size_t len, const char *b);
  * Built on libcurl's multi-socket interface: a session made inside a loop
  * owns one CURLM handle that the loop drives through I/O callback watchers
  * (no polling thread); requests of every coroutine of that loop share its
- * connections (keep-alive, HTTP/2 multiplexing over TLS with ALPN).
+ * connections (keep-alive, HTTP/2 multiplexing over TLS with ALPN). Plain
+ * http:// requests of a loop session go, where nothing but HTTP/1.1 is
+ * needed, through concur's own HTTP/1.1 transport on the same loop (the
+ * `transport` option below says exactly when), which gives the same
+ * responses and errors for a fraction of libcurl's cost per request.
  * Gzip, deflate, br and zstd bodies are decoded. Certificates are verified
  * against the system CAs unless told otherwise.
  *
@@ -135,7 +139,8 @@ CC_EXTERN bool cc_http_token_eq(const char *a, size_t len, const char *b);
  *   -ECANCELED          the calling task was cancelled
  *   -CC_ETOOBIG         the body exceeds opts.max_body / req.max_body
  *   -CC_EPROTO_HTTP     a malformed response, or one with a bad encoding
- *   -EPROTONOSUPPORT    a URL scheme other than http and https
+ *   -EPROTONOSUPPORT    a URL scheme other than http and https, or a reply
+ *                       that is not HTTP/1.x at all (HTTP/0.9, refused)
  *   -CC_EHTTP_CURL      any other libcurl failure
  * A status of 4xx or 5xx is not an error: the call succeeds and the status
  * is in the response (aiohttp without raise_for_status).
@@ -143,10 +148,21 @@ CC_EXTERN bool cc_http_token_eq(const char *a, size_t len, const char *b);
 
 typedef struct cc_http_session cc_http_session_t;
 
+/** Which transport a loop session's requests take (cc_http_session_opts). */
+typedef enum cc_http_transport {
+  /** concur's own HTTP/1.1 transport wherever it can serve the request
+   *  exactly as libcurl would (below), libcurl for everything else. */
+  CC_HTTP_TRANSPORT_AUTO = 0,
+  /** libcurl for every request. */
+  CC_HTTP_TRANSPORT_CURL = 1,
+} cc_http_transport_t;
+
 /** Options of a session; zero-fill (or pass NULL) for the defaults. */
 typedef struct cc_http_session_opts {
   /** Connections open at once, over all hosts (aiohttp's limit); 0: 100,
-   *  negative: no limit. Requests beyond it wait in libcurl's queue. */
+   *  negative: no limit. Requests beyond it wait in libcurl's queue, or in
+   *  the native transport's FIFO (each transport counts its own
+   *  connections). */
   long max_conns;
   /** Connections open at once to one host:port (limit_per_host); 0: no
    *  limit beyond max_conns. */
@@ -187,6 +203,26 @@ typedef struct cc_http_session_opts {
   /** Proxy URL for every request; NULL: from the environment
    *  (http_proxy, https_proxy, all_proxy, no_proxy), as requests does. */
   const char *proxy;
+  /** AUTO (default): a loop session sends a request through concur's own
+   *  HTTP/1.1 transport (keep-alive connections on the loop, llhttp) when
+   *  all of these hold, and through libcurl otherwise:
+   *    - the URL is http:// with a plain host (name, IPv4 or [IPv6]) and
+   *      port, no user:password, only printable ASCII;
+   *    - no proxy applies: opts.proxy is NULL, and neither http_proxy nor
+   *      all_proxy/ALL_PROXY is set in the environment, or no_proxy
+   *      (NO_PROXY) lists the host ("*", the name, or a domain it ends in);
+   *    - the body is none, bytes, form fields or JSON (not body_file, not
+   *      multipart parts), and it is not a stream (cc_http_stream_*);
+   *    - cookies are off (no_cookies) or the session's jar is still empty.
+   *      A Set-Cookie received natively is stored in libcurl's jar, and
+   *      from then on every request of the session goes through libcurl,
+   *      which sends the cookies back.
+   *  A redirect to a URL that is not eligible continues on libcurl with the
+   *  remaining redirect budget. Both transports give the same responses and
+   *  errors; thread sessions always use libcurl. CURL: libcurl always.
+   *  The environment variable CONCUR_HTTP_TRANSPORT=curl (or auto) read
+   *  when the session is made overrides this for a whole run. */
+  cc_http_transport_t transport;
 } cc_http_session_opts_t;
 
 /** Creates a session. Made on a loop's thread (in a coroutine or a loop
@@ -213,6 +249,9 @@ typedef struct cc_http_session_stats {
   size_t in_flight;     /**< requests now in the multi handle */
   size_t watched;       /**< sockets with a watcher record (loop sessions) */
   uint64_t idle_events; /**< events on idle connections (closed by the server) */
+  uint64_t native;      /**< of `requests`, those served by the native HTTP/1.1
+                             transport (a chain that moved to libcurl counts
+                             there) */
 } cc_http_session_stats_t;
 CC_EXTERN void cc_http_session_stats(const cc_http_session_t *s,
                                      cc_http_session_stats_t *st);

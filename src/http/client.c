@@ -22,6 +22,7 @@
 #include "core/trace.h"
 #include "task/wait.h"
 #include "http/client_int.h"
+#include "http/h1_client.h"
 
 #define DEFAULT_MAX_CONNS  100
 #define DEFAULT_CONNECT_MS 30000
@@ -170,6 +171,15 @@ int cc_http_session_new(cc_http_session_t **out, const cc_http_session_opts_t *o
   s->loop = cc_loop_current();
   if (s->loop)
     cc__http_loop_attach(s);
+  const char *tr = getenv("CONCUR_HTTP_TRANSPORT");
+  if (tr && strcmp(tr, "curl") == 0)
+    s->o.transport = CC_HTTP_TRANSPORT_CURL;
+  else if (tr && strcmp(tr, "auto") == 0)
+    s->o.transport = CC_HTTP_TRANSPORT_AUTO;
+  if (s->loop && s->o.transport == CC_HTTP_TRANSPORT_AUTO && (err = cc__h1c_new(s)) < 0) {
+    cc_http_session_free(s);
+    return err;
+  }
   *out = s;
   return 0;
 }
@@ -190,6 +200,7 @@ static void session_destroy(cc_http_session_t *s) {
 void cc_http_session_free(cc_http_session_t *s) {
   if (!s)
     return;
+  cc__h1c_free(s);
   if (s->multi && s->loop)
     cc__http_loop_detach(s);
   cc__http_xfer_t *x;
@@ -230,7 +241,7 @@ void cc_http_session_stats(const cc_http_session_t *s, cc_http_session_stats_t *
 
 /* ---- responses ------------------------------------------------------------ */
 
-static cc__http_resp_t *resp_get(cc_http_session_t *s) {
+cc__http_resp_t *cc__http_resp_get(cc_http_session_t *s) {
   cc__http_resp_t *r = s->rfree;
   if (r) {
     s->rfree = r->next_free;
@@ -263,6 +274,10 @@ static bool resp_put_locked(cc_http_session_t *s, cc__http_resp_t *r) {
   return s->dead && s->resp_out == 0;
 }
 
+void cc__http_resp_put(cc__http_resp_t *r) {
+  resp_put_locked(r->s, r);
+}
+
 void cc_http_response_free(cc_http_response_t *pub) {
   if (!pub)
     return;
@@ -281,7 +296,7 @@ void cc_http_response_free(cc_http_response_t *pub) {
     session_destroy(s);
 }
 
-static int grow(char **buf, size_t *cap, size_t need) {
+int cc__http_grow(char **buf, size_t *cap, size_t need) {
   if (need <= *cap)
     return 0;
   size_t c = *cap ? *cap : 256;
@@ -311,7 +326,7 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
     x->too_big = true;
     return 0;
   }
-  if (grow(&r->body, &r->body_cap, r->body_len + len + 1) < 0)
+  if (cc__http_grow(&r->body, &r->body_cap, r->body_len + len + 1) < 0)
     return 0;
   memcpy(r->body + r->body_len, p, len);
   r->body_len += len;
@@ -325,7 +340,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
   size_t len = sz * n;
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
     r->hlen = 0; /* a new response (after a redirect or a 1xx): keep the last only */
-  if (grow(&r->hbuf, &r->hcap, r->hlen + len + 1) < 0)
+  if (cc__http_grow(&r->hbuf, &r->hcap, r->hlen + len + 1) < 0)
     return 0;
   memcpy(r->hbuf + r->hlen, p, len);
   r->hlen += len;
@@ -388,11 +403,11 @@ static int resp_finish(cc__http_xfer_t *x) {
   curl_easy_getinfo(e, CURLINFO_REDIRECT_COUNT, &redirs);
   curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &url);
   curl_easy_getinfo(e, CURLINFO_TOTAL_TIME, &t);
-  if (grow(&r->body, &r->body_cap, r->body_len + 1) < 0)
+  if (cc__http_grow(&r->body, &r->body_cap, r->body_len + 1) < 0)
     return -ENOMEM;
   r->body[r->body_len] = '\0';
   size_t ul = url ? strlen(url) : 0;
-  if (grow(&r->url, &r->url_cap, ul + 1) < 0)
+  if (cc__http_grow(&r->url, &r->url_cap, ul + 1) < 0)
     return -ENOMEM;
   memcpy(r->url, url ? url : "", ul + 1);
   if (cc__http_parse_headers(r) < 0)
@@ -474,6 +489,8 @@ static void easy_undo(cc_http_session_t *s, cc__http_xfer_t *x) {
                    (long)(s->o.timeout_ms > 0 ? s->o.timeout_ms : 0));
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->o.max_body);
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, s->o.max_redirects > 0 ? 1L : 0L);
+  if (s->o.max_redirects > 0)
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)s->o.max_redirects);
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 0L);
   x->max_body = s->o.max_body;
 }
@@ -544,11 +561,11 @@ void cc__http_reap(cc_http_session_t *s) {
 }
 
 /* Appends `src` percent-encoded. */
-static int put_escaped(cc__http_xfer_t *x, size_t *len, const char *src, size_t n) {
+static int put_escaped(char **buf, size_t *cap, size_t *len, const char *src, size_t n) {
   static const char hex[] = "0123456789ABCDEF";
-  if (grow(&x->scratch, &x->scratch_cap, *len + 3 * n + 1) < 0)
+  if (cc__http_grow(buf, cap, *len + 3 * n + 1) < 0)
     return -ENOMEM;
-  char *d = x->scratch + *len;
+  char *d = *buf + *len;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)src[i];
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -560,32 +577,41 @@ static int put_escaped(cc__http_xfer_t *x, size_t *len, const char *src, size_t 
       *d++ = hex[c & 15];
     }
   }
-  *len = (size_t)(d - x->scratch);
-  x->scratch[*len] = '\0';
+  *len = (size_t)(d - *buf);
+  (*buf)[*len] = '\0';
+  return 0;
+}
+
+static int put_raw2(char **buf, size_t *cap, size_t *len, const char *src, size_t n) {
+  if (cc__http_grow(buf, cap, *len + n + 1) < 0)
+    return -ENOMEM;
+  memcpy(*buf + *len, src, n);
+  *len += n;
+  (*buf)[*len] = '\0';
   return 0;
 }
 
 static int put_raw(cc__http_xfer_t *x, size_t *len, const char *src, size_t n) {
-  if (grow(&x->scratch, &x->scratch_cap, *len + n + 1) < 0)
-    return -ENOMEM;
-  memcpy(x->scratch + *len, src, n);
-  *len += n;
-  x->scratch[*len] = '\0';
+  return put_raw2(&x->scratch, &x->scratch_cap, len, src, n);
+}
+
+int cc__http_put_pairs(char **buf, size_t *cap, size_t *len, const cc_http_header_t *p,
+                       size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    int r;
+    if ((i && (r = put_raw2(buf, cap, len, "&", 1)) < 0) ||
+        (r = put_escaped(buf, cap, len, p[i].name, p[i].name_len)) < 0 ||
+        (r = put_raw2(buf, cap, len, "=", 1)) < 0 ||
+        (r = put_escaped(buf, cap, len, p[i].value, p[i].value_len)) < 0)
+      return r;
+  }
   return 0;
 }
 
 /* name=value&name=value into x->scratch at *len. */
 static int put_pairs(cc__http_xfer_t *x, size_t *len, const cc_http_header_t *p,
                      size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    int r;
-    if ((i && (r = put_raw(x, len, "&", 1)) < 0) ||
-        (r = put_escaped(x, len, p[i].name, p[i].name_len)) < 0 ||
-        (r = put_raw(x, len, "=", 1)) < 0 ||
-        (r = put_escaped(x, len, p[i].value, p[i].value_len)) < 0)
-      return r;
-  }
-  return 0;
+  return cc__http_put_pairs(&x->scratch, &x->scratch_cap, len, p, n);
 }
 
 static int add_header(cc__http_xfer_t *x, const char *name, size_t nl, const char *val,
@@ -817,20 +843,26 @@ static int xfer_wait(cc_http_session_t *s, cc__http_xfer_t *x, bool until_data) 
   return 0;
 }
 
-/* One attempt: set up, run, collect. On success *out holds the response. */
-static int attempt(cc_http_session_t *s, const cc_http_request_t *q,
-                   cc__http_resp_t **out) {
+/* One attempt on libcurl: set up, run, collect. On success *out holds the
+ * response. */
+int cc__http_curl_attempt(cc_http_session_t *s, const cc_http_request_t *q,
+                          int max_redirects, cc__http_resp_t **out) {
   *out = NULL;
   cc__http_xfer_t *x = xfer_get(s);
   if (!x)
     return -ENOMEM;
-  cc__http_resp_t *r = resp_get(s);
+  cc__http_resp_t *r = cc__http_resp_get(s);
   if (!r) {
     xfer_put(s, x);
     return -ENOMEM;
   }
   x->resp = r;
   int rc = xfer_setup(s, x, q);
+  if (rc == 0 && max_redirects >= 0 && !q->no_redirects) {
+    curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(x->easy, CURLOPT_MAXREDIRS, (long)max_redirects);
+    x->dirty = true;
+  }
   if (rc == 0)
     rc = xfer_start(s, x);
   if (rc == 0) {
@@ -839,6 +871,15 @@ static int attempt(cc_http_session_t *s, const cc_http_request_t *q,
       xfer_abort(s, x);
     else
       rc = map_curl(x, x->result);
+  }
+  if (s->h1 && !s->jar_used && !s->o.no_cookies) {
+    /* The native transport serves a cookie session only while its jar is
+     * empty: see whether this transfer (or a redirect of it) filled it. */
+    struct curl_slist *cl = NULL;
+    if (curl_easy_getinfo(x->easy, CURLINFO_COOKIELIST, &cl) == CURLE_OK && cl) {
+      s->jar_used = true;
+      curl_slist_free_all(cl);
+    }
   }
   if (rc == 0)
     rc = resp_finish(x);
@@ -851,6 +892,27 @@ static int attempt(cc_http_session_t *s, const cc_http_request_t *q,
   }
   *out = r;
   return 0;
+}
+
+int cc__http_cookie_add(cc_http_session_t *s, const char *line) {
+  cc__http_xfer_t *x = xfer_get(s);
+  if (!x)
+    return -ENOMEM;
+  CURLcode c = curl_easy_setopt(x->easy, CURLOPT_COOKIELIST, line);
+  xfer_put(s, x);
+  s->jar_used = true;
+  return c == CURLE_OK ? 0 : -ENOMEM;
+}
+
+/* One attempt on whichever transport serves q. */
+static int attempt(cc_http_session_t *s, const cc_http_request_t *q,
+                   cc__http_resp_t **out) {
+  if (s->h1) {
+    int rc = cc__h1c_request(s, q, out);
+    if (rc != CC__H1C_NOT_MINE)
+      return rc;
+  }
+  return cc__http_curl_attempt(s, q, -1, out);
 }
 
 static bool retryable_err(int rc) {
@@ -1080,7 +1142,7 @@ int cc_http_stream_open(cc_http_session_t *s, const cc_http_request_t *q,
   if (!s->loop)
     pthread_mutex_lock(&s->mu);
   st->x = xfer_get(s);
-  st->r = st->x ? resp_get(s) : NULL;
+  st->r = st->x ? cc__http_resp_get(s) : NULL;
   if (!st->r) {
     rc = -ENOMEM;
     goto fail;

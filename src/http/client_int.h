@@ -98,6 +98,8 @@ struct cc_http_session {
   cc__http_sock_t *socks; /* every record */
   cc__http_sock_t **byfd; /* open connection sockets by fd (see curl_loop.c) */
   size_t nbyfd;
+  struct cc__h1 *h1; /* the native HTTP/1.1 transport (h1_client.c); NULL: libcurl only */
+  bool jar_used;     /* the cookie jar may hold cookies: libcurl only from now on */
 };
 
 /* Splits r->hbuf[0..hlen) (a status line, then header lines, up to the
@@ -106,6 +108,24 @@ int cc__http_parse_headers(cc__http_resp_t *r);
 /* The delay a Retry-After header among hdrs asks for, in ms (delta seconds
  * or an HTTP date, capped at 60 s), or -1 without a usable one. */
 int64_t cc__http_retry_after_ms(const cc_http_header_t *hdrs, size_t n);
+
+/* ---- client.c, for the native transport (h1_client.c) ---------------- */
+
+/* A response from the session's pool (empty) / back to it (see client.c).
+ * resp_put returns true when the session must now be destroyed. */
+cc__http_resp_t *cc__http_resp_get(cc_http_session_t *s);
+void cc__http_resp_put(cc__http_resp_t *r);
+/* Grows *buf to at least `need` bytes (doubling). 0 or -ENOMEM. */
+int cc__http_grow(char **buf, size_t *cap, size_t need);
+/* Appends name=value&name=value (percent-encoded) to *buf at *len. */
+int cc__http_put_pairs(char **buf, size_t *cap, size_t *len, const cc_http_header_t *p,
+                       size_t n);
+/* One attempt of `q` on libcurl, following at most `max_redirects`
+ * redirects (negative: the session's setting). 0 and *out, or an error. */
+int cc__http_curl_attempt(cc_http_session_t *s, const cc_http_request_t *q,
+                          int max_redirects, cc__http_resp_t **out);
+/* Stores one cookie (a Netscape cookie-file line) in the session's jar. */
+int cc__http_cookie_add(cc_http_session_t *s, const char *line);
 
 /* ---- curl_loop.c: the loop driver ------------------------------------- */
 

@@ -14,8 +14,18 @@ if(NOT CURL_FOUND)
 endif()
 list(APPEND CC_SOURCES
   ${PROJECT_SOURCE_DIR}/src/http/client.c
-  ${PROJECT_SOURCE_DIR}/src/http/curl_loop.c)
+  ${PROJECT_SOURCE_DIR}/src/http/curl_loop.c
+  ${PROJECT_SOURCE_DIR}/src/http/h1_client.c)
 list(APPEND CC_PRIVATE_LIBS PkgConfig::CURL)
+# The native HTTP/1.1 transport decodes bodies itself: zlib (gzip, deflate),
+# libbrotlidec (br) and libzstd (zstd), the decoders libcurl links.
+pkg_check_modules(CC_DECODERS QUIET IMPORTED_TARGET zlib libbrotlidec libzstd)
+if(NOT CC_DECODERS_FOUND)
+  message(FATAL_ERROR "concur's HTTP client needs zlib, libbrotlidec and libzstd with their "
+                      "pkg-config files: apt-get install zlib1g-dev libbrotli-dev libzstd-dev")
+endif()
+list(APPEND CC_PRIVATE_LIBS PkgConfig::CC_DECODERS)
+list(APPEND CC_PC_LIBS_PRIVATE -lz -lbrotlidec -lzstd)
 # -lcurl rather than Requires.private: a static user then links the shared
 # libcurl instead of every library that a static libcurl would pull in.
 list(APPEND CC_PC_LIBS_PRIVATE -lcurl)

@@ -168,6 +168,10 @@ static int write_conf(test_nginx_t *n, bool tls) {
             d);
     for (int i = 2; i <= 20; i++)
       fprintf(f, "    location = /r%d { return 302 /r%d; }\n", i, i - 1);
+    if (tls) /* a redirect from http to https (the client's transports hand over) */
+      fprintf(f,
+              "    location = /tohttps { return 302 https://localhost:%d/index.html; }\n",
+              n->tls_port);
     fprintf(f, "  }\n");
   }
   fprintf(f, "}\n");

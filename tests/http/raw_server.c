@@ -93,6 +93,11 @@ static void *serve(void *arg) {
       send_all(c, "\r\n", 2);
       break;
     }
+    case RAW_CANNED:
+      send_all(c, s->canned, s->canned_len);
+      if (s->drop_second)
+        read_request(c, buf, 1 << 20);
+      break;
     }
     close(c);
   }
@@ -112,6 +117,14 @@ int raw_server_start(raw_server_t *s, enum raw_mode mode, int conns) {
     return -1;
   s->port = ntohs(a.sin_port);
   return pthread_create(&s->thread, NULL, serve, s) == 0 ? 0 : -1;
+}
+
+int raw_server_start_canned(raw_server_t *s, const char *reply, size_t len,
+                            bool drop_second, int conns) {
+  s->canned = reply;
+  s->canned_len = len;
+  s->drop_second = drop_second;
+  return raw_server_start(s, RAW_CANNED, conns);
 }
 
 void raw_server_stop(raw_server_t *s) {

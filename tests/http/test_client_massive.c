@@ -1,5 +1,7 @@
 /* 10,000 requests from 1,000 coroutines on one loop session against a
- * private nginx; no fd left behind. */
+ * private nginx (the native HTTP/1.1 transport; with
+ * CONCUR_HTTP_TRANSPORT=curl, libcurl: client_massive_curl); no fd left
+ * behind. */
 #include "nginx_helper.h"
 #include "test.h"
 
@@ -49,6 +51,10 @@ static intptr_t main_task(void *arg) {
   ASSERT_EQ(st.requests, (uint64_t)coros * each);
   ASSERT_LE(st.sockets, 64);     /* connections opened: reused, within the limit */
   ASSERT_LE(st.easy_made, 1000); /* one easy handle per concurrent request at most */
+  const char *tr = getenv("CONCUR_HTTP_TRANSPORT");
+  bool curl = tr && strcmp(tr, "curl") == 0;
+  ASSERT_EQ(st.native, curl ? 0 : (uint64_t)coros * each); /* plain http: native */
+  ASSERT_EQ(st.in_flight, 0);
   cc_http_session_free(s);
   free(jobs);
   free(ts);
