@@ -15,14 +15,7 @@
 #include <sys/un.h>
 
 #include <concur.h>
-
-#define CHECK(c)                                                                         \
-  do {                                                                                   \
-    if (!(c)) {                                                                          \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);              \
-      abort();                                                                           \
-    }                                                                                    \
-  } while (0)
+#include "fuzz_check.h"
 
 static int same_addr(const cc_addr_t *a, const cc_addr_t *b) {
   if (a->len != b->len || a->u.sa.sa_family != b->u.sa.sa_family)

@@ -13,14 +13,7 @@
 #include <concur.h>
 
 #include "html/html_int.h"
-
-#define CHECK(c)                                                                         \
-  do {                                                                                   \
-    if (!(c)) {                                                                          \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);              \
-      abort();                                                                           \
-    }                                                                                    \
-  } while (0)
+#include "fuzz_check.h"
 
 static int valid_utf8(const char *s, size_t n) {
   const unsigned char *u = (const unsigned char *)s;

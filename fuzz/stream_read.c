@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <concur.h>
+#include "fuzz_check.h"
 
 typedef struct {
   const uint8_t *payload;
@@ -32,14 +33,6 @@ typedef struct {
   size_t dlen;
   int fd[2];
 } fz_t;
-
-#define CHECK(c)                                                                         \
-  do {                                                                                   \
-    if (!(c)) {                                                                          \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);              \
-      abort();                                                                           \
-    }                                                                                    \
-  } while (0)
 
 static intptr_t writer(void *arg) {
   fz_t *f = arg;
