@@ -133,7 +133,7 @@ static int write_conf(test_nginx_t *n, bool tls) {
    * fstat() and close() (W7 and W9: the clients, not nginx's file calls,
    * are what is compared). */
 #define BENCH_HTTP_TUNING                                                                \
-  "  access_log off;\n  open_file_cache max=4096 inactive=300s;\n"                      \
+  "  access_log off;\n  open_file_cache max=4096 inactive=300s;\n"                       \
   "  open_file_cache_valid 300s;\n"
   fprintf(
       f,
@@ -307,4 +307,12 @@ int test_nginx_count_wait(test_nginx_t *n, const char *uri_prefix, const char *p
     nanosleep(&ts, NULL);
   }
   return c;
+}
+
+char *test_nginx_url(const test_nginx_t *n, const char *path) {
+  static char buf[8][256];
+  static int i;
+  char *b = buf[i++ % 8];
+  snprintf(b, sizeof buf[0], "http://127.0.0.1:%d%s", n->port, path);
+  return b;
 }

@@ -45,6 +45,10 @@ int test_nginx_start(test_nginx_t *n, bool tls);
 /* The same for benchmarks: no access log, no TLS, no brotli file. */
 int test_nginx_start_quiet(test_nginx_t *n);
 
+/* "http://127.0.0.1:<port><path>" for the plain-text listener of n, in one
+ * of eight rotating static buffers (so a few can be alive at once). */
+char *test_nginx_url(const test_nginx_t *n, const char *path);
+
 /* Stops it (SIGTERM, then waits), removes the prefix. */
 void test_nginx_stop(test_nginx_t *n);
 

@@ -23,11 +23,7 @@ static void start_nginx(bool tls) {
 }
 
 static char *url(const char *path) {
-  static char buf[8][256];
-  static int i;
-  char *b = buf[i++ % 8];
-  snprintf(b, 256, "http://127.0.0.1:%d%s", ngx.port, path);
-  return b;
+  return test_nginx_url(&ngx, path);
 }
 
 static char *tls_url(const char *host, const char *path) {
