@@ -48,6 +48,13 @@
 #define BULK_SLOTS 256
 /* The largest chunk; growth in chunks of this size is prepared ahead. */
 #define PREP_SLOTS 1024
+/* How many such chunks the helper keeps prepared ahead of the loop. With
+ * one, the helper sat idle whenever the loop was using up a chunk it had
+ * prepared itself (the hand-over waited for the loop's next take); with a
+ * few, it works for as long as the loop keeps taking, and both cores
+ * prepare stacks. Costs at most PREP_AHEAD chunks' first pages (4 MiB
+ * each) prepared and never used after a burst. */
+#define PREP_AHEAD 3
 
 struct cc__stack_chunk {
   void *base;
@@ -269,19 +276,25 @@ void cc__stack_pool_destroy(cc__stack_pool_t *p) {
  * machine the helper could be preempted while holding it (perf sched
  * showed the loop thread asleep in __lll_lock_wait from cc__prepare_slow).
  * Now the loop stores `want` and posts `sem` (a system call only when the
- * helper sleeps); it takes a prepared chunk by exchanging `ready` with
- * NULL. The helper prepares only while `ready` is empty, so at most one
- * chunk waits, and every take is followed by a request.
+ * helper sleeps); it takes a prepared chunk from a small ring (`head`,
+ * `tail`). The helper prepares while the ring has room, so at most
+ * PREP_AHEAD chunks wait, and every take is followed by a request.
  */
 struct cc__stack_prep {
   pthread_t thread;
   sem_t sem; /* posted for each request and for stop */
   size_t slot_size;
-  _Atomic size_t want;   /* slots requested, 0: nothing to do */
-  _Atomic(void *) ready; /* a prepared mapping of `ready_slots` slots */
-  size_t ready_slots;    /* written before `ready` (release), read after */
-  bool ready_guarded;    /* likewise */
-  void *ready_desc;      /* likewise: room for its descriptor, or NULL */
+  _Atomic size_t want; /* slots a chunk has (set by the first request) */
+  /* Prepared chunks, a single-producer single-consumer ring: the helper
+   * fills ring[tail % PREP_AHEAD] and then publishes tail (release); the
+   * loop reads ring[head % PREP_AHEAD] and then publishes head (release). */
+  struct cc__stack_prepared {
+    void *base;
+    size_t slots;
+    bool guarded;
+    void *desc; /* room for its descriptor, or NULL */
+  } ring[PREP_AHEAD];
+  _Atomic size_t head, tail;
   atomic_bool stop;
   pid_t pid; /* after fork() the child has the memory but not the thread */
   struct cc__stack_resv resv; /* the helper's own reserve (its thread only) */
@@ -354,23 +367,28 @@ static void *prep_main(void *arg) {
     } /* EINTR only: every signal is blocked, but a debugger may interrupt */
     if (atomic_load(&pp->stop))
       break;
-    if (atomic_load_explicit(&pp->ready, memory_order_acquire))
-      continue; /* not taken yet: the loop posts again when it takes it */
-    size_t n = atomic_exchange(&pp->want, 0), slot = pp->slot_size;
-    if (!n)
-      continue;
-    size_t dlen = desc_len(n);
-    void *desc;
-    void *base = resv_take(&pp->resv, n * slot, dlen, &desc);
-    if (!base)
-      continue;
-    pp->ready_guarded = bulk_prepare(base, n, slot);
-    /* The loop thread writes the descriptor next: commit it here. */
-    if (desc)
-      (void)madvise(desc, dlen, MADV_POPULATE_WRITE);
-    pp->ready_desc = desc;
-    pp->ready_slots = n;
-    atomic_store_explicit(&pp->ready, base, memory_order_release);
+    size_t n = atomic_load(&pp->want), slot = pp->slot_size;
+    /* Fill the ring; the loop posts again each time it takes a chunk. */
+    for (;;) {
+      size_t tail = atomic_load_explicit(&pp->tail, memory_order_relaxed);
+      if (!n || atomic_load(&pp->stop) ||
+          tail - atomic_load_explicit(&pp->head, memory_order_acquire) >= PREP_AHEAD)
+        break;
+      size_t dlen = desc_len(n);
+      void *desc;
+      void *base = resv_take(&pp->resv, n * slot, dlen, &desc);
+      if (!base)
+        break;
+      struct cc__stack_prepared *e = &pp->ring[tail % PREP_AHEAD];
+      e->guarded = bulk_prepare(base, n, slot);
+      /* The loop thread writes the descriptor next: commit it here. */
+      if (desc)
+        (void)madvise(desc, dlen, MADV_POPULATE_WRITE);
+      e->desc = desc;
+      e->slots = n;
+      e->base = base;
+      atomic_store_explicit(&pp->tail, tail + 1, memory_order_release);
+    }
   }
   return NULL;
 }
@@ -414,10 +432,10 @@ static void prep_request(cc__stack_pool_t *p, size_t n) {
   sem_post(&pp->sem);
 }
 
-static void prep_unmap_ready(struct cc__stack_prep *pp, void *base) {
-  munmap(base, pp->ready_slots * pp->slot_size);
-  if (pp->ready_desc)
-    munmap(pp->ready_desc, desc_len(pp->ready_slots));
+static void prep_unmap_ready(struct cc__stack_prep *pp, struct cc__stack_prepared *e) {
+  munmap(e->base, e->slots * pp->slot_size);
+  if (e->desc)
+    munmap(e->desc, desc_len(e->slots));
 }
 
 /* Takes the prepared mapping if it is ready now (never waits). */
@@ -425,17 +443,21 @@ static void *prep_take(cc__stack_pool_t *p, size_t n, bool *guarded, void **desc
   if (prep_forked(p))
     return NULL;
   struct cc__stack_prep *pp = p->prep;
-  if (!pp || !atomic_load_explicit(&pp->ready, memory_order_relaxed))
+  if (!pp)
     return NULL;
-  void *base = atomic_exchange_explicit(&pp->ready, NULL, memory_order_acquire);
-  if (base && pp->ready_slots != n) {
-    prep_unmap_ready(pp, base); /* not of this size: never happens */
+  size_t head = atomic_load_explicit(&pp->head, memory_order_relaxed);
+  if (head == atomic_load_explicit(&pp->tail, memory_order_acquire))
+    return NULL;
+  struct cc__stack_prepared *e = &pp->ring[head % PREP_AHEAD];
+  void *base = e->base;
+  if (e->slots != n) {
+    prep_unmap_ready(pp, e); /* not of this size: never happens */
     base = NULL;
+  } else {
+    *guarded = e->guarded;
+    *desc = e->desc;
   }
-  if (base) {
-    *guarded = pp->ready_guarded;
-    *desc = pp->ready_desc;
-  }
+  atomic_store_explicit(&pp->head, head + 1, memory_order_release);
   return base;
 }
 
@@ -447,9 +469,8 @@ static void prep_stop(cc__stack_pool_t *p) {
   atomic_store(&pp->stop, true);
   sem_post(&pp->sem);
   pthread_join(pp->thread, NULL);
-  void *left = atomic_load(&pp->ready);
-  if (left)
-    prep_unmap_ready(pp, left);
+  for (size_t i = atomic_load(&pp->head), end = atomic_load(&pp->tail); i != end; i++)
+    prep_unmap_ready(pp, &pp->ring[i % PREP_AHEAD]);
   resv_release(&pp->resv);
   sem_destroy(&pp->sem);
   free(pp);
